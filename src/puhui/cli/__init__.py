@@ -1,0 +1,1 @@
+"""The ``puhui`` command line: thin entry points over the service layer."""

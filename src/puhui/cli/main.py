@@ -1,0 +1,74 @@
+"""``puhui``: the command-line entry point.
+
+Each capability contributes its sub-commands here. Failures print one line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from puhui import __version__
+from puhui.cli.context import console, err_console, set_settings
+from puhui.errors import PuhuiError
+from puhui.settings import load_settings
+
+app = typer.Typer(
+    name="puhui",
+    help="普惠 puhui: data spine, models, origination, sentinel and alarm for SME lending.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"puhui {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    data_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--data-dir", help="数据目录 · data folder (default ./puhui-data or PUHUI_DATA_DIR)"
+        ),
+    ] = None,
+    store_url: Annotated[
+        str | None,
+        typer.Option(
+            "--store-url", help="运营库 · SQLAlchemy URL (default SQLite in the data folder)"
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """普惠 puhui command line."""
+    set_settings(load_settings(data_dir=data_dir, store_url=store_url))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the app; puhui's own errors become one line on stderr and a non-zero exit code."""
+    try:
+        app(args=argv, prog_name="puhui")
+    except SystemExit as done:
+        code = done.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except PuhuiError as error:
+        err_console.print(f"error: {error}", highlight=False, markup=False, soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        err_console.print("error: interrupted")
+        return 130
+    return 0
+
+
+def entry_point() -> None:
+    """Console-script entry: ``puhui ...``."""
+    sys.exit(run())
