@@ -72,3 +72,18 @@ def run(argv: list[str] | None = None) -> int:
 def entry_point() -> None:
     """Console-script entry: ``puhui ...``."""
     sys.exit(run())
+
+
+def _register_subcommands() -> None:
+    """Attach each capability's commands; each lives in its own module under ``puhui.cli``."""
+    from puhui.cli import ingest, lake, schema, simulate, store
+
+    app.command("simulate")(simulate.simulate)
+    app.command("ingest")(ingest.ingest)
+    app.command("ingest-dir")(ingest.ingest_dir)
+    app.add_typer(lake.app, name="lake", help="数据湖 · the Parquet lake: tables, batches, queries.")
+    app.add_typer(schema.app, name="schema", help="数据模型 · the canonical data model.")
+    app.add_typer(store.app, name="store", help="运营库 · operational store: migrations and seeding.")
+
+
+_register_subcommands()

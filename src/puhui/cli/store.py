@@ -1,0 +1,7 @@
+"""``puhui store``: the operational store (migrations, seeding, status)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)
