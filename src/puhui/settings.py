@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, field_validator
-from puhui.errors import PuhuiError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from puhui.errors import PuhuiError
 
 DEFAULT_CONFIG_FILE = "puhui.toml"
 

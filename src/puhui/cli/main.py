@@ -81,9 +81,13 @@ def _register_subcommands() -> None:
     app.command("simulate")(simulate.simulate)
     app.command("ingest")(ingest.ingest)
     app.command("ingest-dir")(ingest.ingest_dir)
-    app.add_typer(lake.app, name="lake", help="数据湖 · the Parquet lake: tables, batches, queries.")
+    app.add_typer(
+        lake.app, name="lake", help="数据湖 · the Parquet lake: tables, batches, queries."
+    )
     app.add_typer(schema.app, name="schema", help="数据模型 · the canonical data model.")
-    app.add_typer(store.app, name="store", help="运营库 · operational store: migrations and seeding.")
+    app.add_typer(
+        store.app, name="store", help="运营库 · operational store: migrations and seeding."
+    )
 
 
 _register_subcommands()

@@ -152,7 +152,8 @@ def city_of(division_code: str) -> str:
 def classify_size(
     sectors: np.ndarray, employees: np.ndarray, annual_revenue: np.ndarray
 ) -> np.ndarray:
-    """Size class per firm: 'medium' if both medium thresholds are met, 'small' likewise, else 'micro'."""
+    """Size class per firm: 'medium' if both medium thresholds are met, 'small' if both small
+    thresholds are, otherwise 'micro' (the standard's rule)."""
     sectors = np.asarray(sectors)
     employees = np.asarray(employees, dtype=np.float64)
     annual_revenue = np.asarray(annual_revenue, dtype=np.float64)
@@ -160,9 +161,7 @@ def classify_size(
     for sector, rule in size_rules().items():
         in_sector = sectors == sector
         small = (
-            in_sector
-            & (employees >= rule.small.employees)
-            & (annual_revenue >= rule.small.revenue)
+            in_sector & (employees >= rule.small.employees) & (annual_revenue >= rule.small.revenue)
         )
         medium = (
             small & (employees >= rule.medium.employees) & (annual_revenue >= rule.medium.revenue)
