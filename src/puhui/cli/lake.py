@@ -2,6 +2,101 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
 import typer
+from rich.table import Table
+
+from puhui.cli.context import console, current_settings
+from puhui.data.lake import Lake, LakeError
 
 app = typer.Typer(no_args_is_help=True)
+
+
+class LakeQueryError(LakeError):
+    """DuckDB refused a query over the lake; the message is DuckDB's first line."""
+
+
+def _lake() -> Lake:
+    return Lake(current_settings().lake_dir)
+
+
+@app.command("tables")
+def tables() -> None:
+    """数据表 · tables in the lake with their rows, partitions and batches."""
+    lake = _lake()
+    names = lake.tables()
+    if not names:
+        console.print(f"the lake at {lake.root} is empty; load it with `puhui ingest-dir`")
+        return
+    table = Table(title=f"数据湖 lake {lake.root}")
+    for column in ("table", "rows", "partitions", "batches"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for name in names:
+        batches = lake.batches(name)
+        table.add_row(
+            name,
+            f"{sum(b.rows for b in batches):,}",
+            str(len(lake.partitions(name))),
+            str(len(batches)),
+        )
+    console.print(table)
+
+
+@app.command("batches")
+def batches(
+    table_name: Annotated[
+        str | None, typer.Option("--table", help="Only the batches of this table.")
+    ] = None,
+) -> None:
+    """批次 · committed batches, oldest first, with their source files."""
+    lake = _lake()
+    found = lake.batches(table_name)
+    if not found:
+        console.print("no batches" + (f" of {table_name}" if table_name else ""))
+        return
+    table = Table(title="批次 batches")
+    for column in ("batch", "table", "rows", "partitions", "created (UTC)", "source files"):
+        table.add_column(column, justify="right" if column in {"rows", "partitions"} else "left")
+    for manifest in found:
+        table.add_row(
+            manifest.batch_id[:12],
+            manifest.table,
+            f"{manifest.rows:,}",
+            str(len(manifest.partitions)),
+            f"{manifest.created_at:%Y-%m-%d %H:%M:%S}",
+            ", ".join(Path(s.path).name for s in manifest.source_files),
+        )
+    console.print(table)
+
+
+@app.command("query")
+def query(
+    sql: Annotated[str, typer.Argument(help="DuckDB SQL over one view per lake table.")],
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Rows to print at most.")] = 50,
+) -> None:
+    """查询 · run SQL over the lake with DuckDB and print the result."""
+    connection = _lake().connect()
+    try:
+        relation = connection.sql(sql)
+        if relation is None:
+            console.print("done")
+            return
+        columns = relation.columns
+        rows = relation.limit(limit + 1).fetchall()
+    except duckdb.Error as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise LakeQueryError(f"query failed: {first_line}") from error
+    finally:
+        connection.close()
+    table = Table()
+    for column in columns:
+        table.add_column(column)
+    for row in rows[:limit]:
+        table.add_row(*("" if value is None else str(value) for value in row))
+    console.print(table)
+    shown = min(len(rows), limit)
+    note = f" (first {limit}; use --limit for more)" if len(rows) > limit else ""
+    console.print(f"{shown} row(s){note}")

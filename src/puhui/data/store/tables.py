@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
 
+from puhui.data.identifiers import mask_phone
 from puhui.data.store.engine import StoreError
 from puhui.data.store.types import Money, UtcDateTime
 
@@ -86,15 +87,6 @@ def one_of(column: str, values: type[StrEnum]) -> str:
     return f"{column} IN ({listed})"
 
 
-def mask_phone(phone: str | None) -> str:
-    """A phone number fit for display: ``138****5678``; never show the full number."""
-    if not phone:
-        return ""
-    if len(phone) <= 7:
-        return "*" * len(phone)
-    return f"{phone[:3]}{'*' * (len(phone) - 7)}{phone[-4:]}"
-
-
 class Base(DeclarativeBase):
     """Declarative base with constraint names that are stable across backends."""
 
@@ -146,7 +138,7 @@ class Staff(Base):
     @property
     def masked_phone(self) -> str:
         """The phone number with its middle digits hidden."""
-        return mask_phone(self.phone)
+        return mask_phone(self.phone) if self.phone else ""
 
     def __repr__(self) -> str:
         return (
