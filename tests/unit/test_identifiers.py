@@ -82,3 +82,18 @@ def test_phone_numbers_need_eleven_digits_starting_with_one():
     assert is_valid_phone("13912345678")
     assert not is_valid_phone("23912345678")
     assert not is_valid_phone("1391234567")
+
+
+@pytest.mark.parametrize(
+    "check, value",
+    [
+        (is_valid_uscc, "91330100X00000000J\n"),
+        (is_valid_phone, "13912345678\n"),
+        (is_valid_id_number, "11010519491231002X\n"),
+        (is_valid_uscc, "9133０100X00000000J"),  # full-width digit
+        (is_valid_id_number, "1101051949123100２X"),
+        (is_valid_phone, "1391234567８"),
+    ],
+)
+def test_trailing_newlines_and_non_ascii_digits_are_rejected_not_raised(check, value):
+    assert check(value) is False

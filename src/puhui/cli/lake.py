@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from puhui.cli.context import console, current_settings
-from puhui.data.lake import Lake, LakeError
+from puhui.data.lake import BatchManifest, Lake, LakeError
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -27,20 +27,22 @@ def _lake() -> Lake:
 def tables() -> None:
     """数据表 · tables in the lake with their rows, partitions and batches."""
     lake = _lake()
-    names = lake.tables()
-    if not names:
+    by_table: dict[str, list[BatchManifest]] = {}
+    for manifest in lake.batches():  # every manifest read once
+        by_table.setdefault(manifest.table, []).append(manifest)
+    if not by_table:
         console.print(f"the lake at {lake.root} is empty; load it with `puhui ingest-dir`")
         return
     table = Table(title=f"数据湖 lake {lake.root}")
     for column in ("table", "rows", "partitions", "batches"):
         table.add_column(column, justify="left" if column == "table" else "right")
-    for name in names:
-        batches = lake.batches(name)
+    for name, manifests in sorted(by_table.items()):
+        months = {month for m in manifests for month in m.partitions}
         table.add_row(
             name,
-            f"{sum(b.rows for b in batches):,}",
-            str(len(lake.partitions(name))),
-            str(len(batches)),
+            f"{sum(m.rows for m in manifests):,}",
+            str(len(months)) if months else "-",
+            str(len(manifests)),
         )
     console.print(table)
 

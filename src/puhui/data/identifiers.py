@@ -18,12 +18,12 @@ import numpy as np
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
-_USCC_PATTERN = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+_USCC_PATTERN = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}")
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
-_ID_PATTERN = re.compile(r"^\d{17}[\dX]$")
-_PHONE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
+_ID_PATTERN = re.compile(r"[0-9]{17}[0-9X]")
+_PHONE_PATTERN = re.compile(r"1[3-9][0-9]{8}[0-9]")
 
 
 def uscc_check_char(first17: str) -> str:
@@ -36,14 +36,14 @@ def uscc_check_char(first17: str) -> str:
 
 def is_valid_uscc(code: str) -> bool:
     """Whether ``code`` is a well-formed USCC with the right check character."""
-    if not isinstance(code, str) or not _USCC_PATTERN.match(code):
+    if not isinstance(code, str) or not _USCC_PATTERN.fullmatch(code):
         return False
     return uscc_check_char(code[:17]) == code[17]
 
 
 def id_check_char(first17: str) -> str:
     """The 18th character of a resident identity number whose first 17 digits are given."""
-    if len(first17) != 17 or not first17.isdigit():
+    if len(first17) != 17 or not (first17.isascii() and first17.isdigit()):
         raise ValueError(f"not 17 digits: {first17!r}")
     total = sum(int(d) * w for d, w in zip(first17, ID_WEIGHTS, strict=True))
     return ID_CHECK_CHARS[total % 11]
@@ -51,7 +51,7 @@ def id_check_char(first17: str) -> str:
 
 def is_valid_id_number(number: str) -> bool:
     """Whether ``number`` is an 18-character identity number with a real date and check char."""
-    if not isinstance(number, str) or not _ID_PATTERN.match(number):
+    if not isinstance(number, str) or not _ID_PATTERN.fullmatch(number):
         return False
     try:
         date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
@@ -62,7 +62,7 @@ def is_valid_id_number(number: str) -> bool:
 
 def is_valid_phone(phone: str) -> bool:
     """Whether ``phone`` looks like a mainland mobile number."""
-    return isinstance(phone, str) and bool(_PHONE_PATTERN.match(phone))
+    return isinstance(phone, str) and bool(_PHONE_PATTERN.fullmatch(phone))
 
 
 def mask_id_number(number: str) -> str:
