@@ -11,6 +11,8 @@ from rich.table import Table
 
 from puhui.cli.context import console, current_settings
 from puhui.data.lake import BatchManifest, Lake, LakeError
+from puhui.data.schema import load_catalog
+from puhui.data.summary import LakeSummary, summarize_lake
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -102,3 +104,38 @@ def query(
     shown = min(len(rows), limit)
     note = f" (first {limit}; use --limit for more)" if len(rows) > limit else ""
     console.print(f"{shown} row(s){note}")
+
+
+def print_summary(summary: LakeSummary) -> None:
+    """Per-source row counts, then the default and fraud rates a risk officer asks about first."""
+    table = Table(title="数据湖概览 · what the lake holds")
+    for column, justify in (
+        ("source", "left"),
+        ("来源", "left"),
+        ("tables", "right"),
+        ("rows", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for source in summary.sources:
+        table.add_row(source.source, source.zh, str(source.tables), f"{source.rows:,}")
+    console.print(table)
+    rate = summary.annual_default_rate
+    fraud = summary.application_fraud_rate
+    console.print(f"enterprises 企业: {summary.enterprises:,}")
+    console.print(
+        f"borrowers 存量贷款户: {summary.borrowers:,}; defaults (90+ days) 违约: "
+        f"{summary.borrower_defaults:,} in {summary.borrower_years:,} borrower-years"
+        + (f" → annual default rate 年违约率 {rate:.2%}" if rate is not None else "")
+    )
+    console.print(
+        f"applications 申请: {summary.applications:,}"
+        + (f"; fraudulent 欺诈 {fraud:.2%} (ground truth)" if fraud is not None else "")
+    )
+    for note in summary.notes:
+        console.print(f"note: {note}")
+
+
+@app.command("summary")
+def summary() -> None:
+    """概览 · rows per source, borrowers' annual default rate, application fraud rate."""
+    print_summary(summarize_lake(_lake().connect(), load_catalog()))

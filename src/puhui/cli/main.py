@@ -76,8 +76,9 @@ def entry_point() -> None:
 
 def _register_subcommands() -> None:
     """Attach each capability's commands; each lives in its own module under ``puhui.cli``."""
-    from puhui.cli import ingest, lake, schema, simulate, store
+    from puhui.cli import demo, ingest, lake, schema, simulate, store
 
+    app.command("demo")(demo.demo)
     app.command("simulate")(simulate.simulate)
     app.command("ingest")(ingest.ingest)
     app.command("ingest-dir")(ingest.ingest_dir)
