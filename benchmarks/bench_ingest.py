@@ -2,11 +2,14 @@
 
 Generates valid deliveries (by default 100k firms × 36 months of ``tax_monthly`` = 3.6M rows, and
 1M ``app_application`` events), writes them as Parquet and CSV in a temporary folder, then times
-``ingest_files`` into a fresh lake. Each run happens in its own process, so the peak RSS is that
-of one ingest (including the interpreter and libraries, measured separately as the baseline).
+``ingest_files`` into a fresh lake. Generation and every run happen in their own processes, so
+the peak RSS is that of one ingest (including the interpreter and libraries, measured separately
+as the baseline), never that of the generator.
 
     .venv/bin/python benchmarks/bench_ingest.py --runs 3
     .venv/bin/python benchmarks/bench_ingest.py --firms 10000 --events 100000 --runs 1
+    .venv/bin/python benchmarks/bench_ingest.py --rows 20000000 --tables tax_monthly \
+        --formats parquet --runs 1          # a 1M-firm province's month table, ~20M rows
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 import polars as pl
 
 from puhui.data.identifiers import make_id_numbers, make_usccs
+from puhui.data.ingest.service import DEFAULT_CHUNK_ROWS
 from puhui.data.reference import county_codes
 from puhui.data.schema import MONEY_PRECISION, MONEY_SCALE, load_catalog
 
@@ -119,12 +123,31 @@ class Run:
     peak_rss_mb: float
 
 
-def _ingest_once(table: str, path: str, lake_dir: str, queue: multiprocessing.Queue) -> None:
+def _generate(
+    table: str,
+    path: str,
+    file_format: str,
+    sizes: tuple[int, int, int],
+    queue: multiprocessing.Queue,
+) -> None:
+    """Build one delivery and write it to ``path`` (in a child, so its memory is not counted)."""
+    firms, months, events = sizes
+    frame = tax_monthly(firms, months) if table == "tax_monthly" else app_application(events, firms)
+    if file_format == "parquet":
+        frame.write_parquet(path)
+    else:
+        frame.write_csv(path)
+    queue.put(frame.height)
+
+
+def _ingest_once(
+    table: str, path: str, lake_dir: str, chunk_rows: int, queue: multiprocessing.Queue
+) -> None:
     from puhui.data.ingest import ingest_files
     from puhui.data.lake import Lake
 
     started = time.perf_counter()
-    result = ingest_files(Lake(lake_dir), table, [Path(path)])
+    result = ingest_files(Lake(lake_dir), table, [Path(path)], chunk_rows=chunk_rows)
     seconds = time.perf_counter() - started
     if result.status != "accepted":
         queue.put(("error", f"{table}: {result.status}: {result.reason}"))
@@ -155,31 +178,36 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--formats", default="parquet,csv")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help="rows of tax_monthly (firms = rows / months, rounded up); overrides --firms",
+    )
+    parser.add_argument("--tables", default="tax_monthly,app_application")
+    parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS)
+    parser.add_argument("--workdir", type=Path, default=None, help="where to put the files")
     args = parser.parse_args()
+    firms = args.firms if args.rows is None else -(-args.rows // args.months)
 
-    work = Path(tempfile.mkdtemp(prefix="puhui-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="puhui-bench-", dir=args.workdir))
     try:
-        started = time.perf_counter()
-        frames = {
-            "tax_monthly": tax_monthly(args.firms, args.months),
-            "app_application": app_application(args.events, args.firms),
-        }
-        print(f"generated in {time.perf_counter() - started:.1f}s")
         baseline = _in_child(_baseline)
-        print(f"baseline RSS after imports: {baseline:.0f} MB; median of {args.runs} run(s)\n")
+        print(f"baseline RSS after imports: {baseline:.0f} MB; median of {args.runs} run(s)")
+        print(f"chunk rows: {args.chunk_rows:,}\n")
         header = f"{'table':<16} {'format':<8} {'rows':>10} {'file MB':>8} {'wall s':>7}"
         print(f"{header} {'rows/s':>10} {'peak RSS MB':>12}")
-        for table, frame in frames.items():
+        for table in args.tables.split(","):
             for file_format in args.formats.split(","):
                 path = work / f"{table}.{file_format}"
-                if file_format == "parquet":
-                    frame.write_parquet(path)
-                else:
-                    frame.write_csv(path)
+                sizes = (firms, args.months, args.events)
+                rows = _in_child(_generate, table, str(path), file_format, sizes)
                 runs: list[Run] = []
                 for index in range(args.runs):
                     lake_dir = work / f"lake-{table}-{file_format}-{index}"
-                    status, value = _in_child(_ingest_once, table, str(path), str(lake_dir))
+                    status, value = _in_child(
+                        _ingest_once, table, str(path), str(lake_dir), args.chunk_rows
+                    )
                     if status != "ok":
                         raise SystemExit(value)
                     runs.append(value)
@@ -188,9 +216,11 @@ def main() -> None:
                 peak = statistics.median(r.peak_rss_mb for r in runs)
                 size = path.stat().st_size / 1e6
                 print(
-                    f"{table:<16} {file_format:<8} {frame.height:>10,} {size:>8.0f} "
-                    f"{wall:>7.1f} {frame.height / wall:>10,.0f} {peak:>12,.0f}"
+                    f"{table:<16} {file_format:<8} {rows:>10,} {size:>8.0f} "
+                    f"{wall:>7.1f} {rows / wall:>10,.0f} {peak:>12,.0f}",
+                    flush=True,
                 )
+                path.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

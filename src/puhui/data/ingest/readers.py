@@ -2,13 +2,15 @@
 
 CSV is read with every column as text, so that validation sees exactly what was delivered and can
 report the failing value; Parquet and JSON Lines keep their own types and are cast in validation.
-Each frame carries ``__row``: the 1-based record number in its file, header excluded.
+Each frame carries ``__row``: the 1-based record number in its file, header excluded. Large files
+are read in chunks of rows (:meth:`SourceReader.chunks`), so memory follows the chunk size.
 """
 
 from __future__ import annotations
 
 import csv
 import unicodedata
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +19,7 @@ import polars as pl
 from puhui.data.ingest.encoding import RequestedEncoding, as_utf8, detect_encoding
 from puhui.data.ingest.errors import (
     AmbiguousColumnsError,
+    IngestError,
     MalformedFileError,
     MissingColumnsError,
     SourceFileError,
@@ -100,31 +103,110 @@ def _csv_header(path: Path) -> list[str]:
             raise MalformedFileError(f"{path}: unreadable CSV header: {error}") from error
 
 
-def _read_raw(
-    path: Path, file_format: FileFormat, encoding: RequestedEncoding, workdir: Path
-) -> tuple[pl.DataFrame, list[str]]:
-    """The file's rows with its own headers, and those headers."""
-    try:
-        if file_format == "parquet":
-            frame = pl.read_parquet(path)
-            return frame, frame.columns
-        text_path = as_utf8(path, detect_encoding(path, encoding), workdir)
-        if file_format == "csv":
-            headers = _csv_header(text_path)
-            frame = pl.read_csv(
-                text_path,
+_ERRORS = (pl.exceptions.PolarsError, OSError, ValueError)
+
+
+def _refusal(path: Path, file_format: FileFormat, error: Exception) -> IngestError:
+    if isinstance(error, FileNotFoundError):
+        return SourceFileError(f"{path}: no such file")
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+    return MalformedFileError(f"{path}: cannot read as {file_format}: {first_line}")
+
+
+class SourceReader:
+    """One delivered file, its headers already mapped, read whole or in chunks of rows.
+
+    Opening checks the encoding and the headers, so a file refused as a whole is refused before
+    any row of the batch is looked at. Every chunk carries canonical field names (absent
+    optional fields as nulls) and ``__row``, the record number in the file. Parquet and CSV are
+    streamed; JSON Lines is read whole (its types are inferred over the whole file) and then
+    handed out in chunks.
+    """
+
+    def __init__(
+        self,
+        spec: TableSpec,
+        path: Path,
+        *,
+        workdir: Path,
+        file_format: FileFormat | None = None,
+        encoding: RequestedEncoding = "auto",
+    ) -> None:
+        if not path.is_file():
+            raise SourceFileError(f"{path}: no such file")
+        self.spec = spec
+        self.path = path
+        self.format = detect_format(path, file_format)
+        self._text_path = path
+        self._whole: pl.DataFrame | None = None
+        try:
+            if self.format == "parquet":
+                headers = list(pl.scan_parquet(path).collect_schema().names())
+            else:
+                self._text_path = as_utf8(path, detect_encoding(path, encoding), workdir)
+                if self.format == "csv":
+                    headers = _csv_header(self._text_path)
+                else:
+                    self._whole = pl.read_ndjson(self._text_path, infer_schema_length=None)
+                    headers = self._whole.columns
+        except _ERRORS as error:
+            raise _refusal(path, self.format, error) from error
+        self.headers = headers
+        self.names = map_headers(spec, headers, path)
+
+    def _lazy(self) -> pl.LazyFrame:
+        if self.format == "parquet":
+            return pl.scan_parquet(self.path)
+        if self.format == "csv":
+            return pl.scan_csv(
+                self._text_path,
                 has_header=True,
                 infer_schema=False,
-                new_columns=[f"__c{i}" for i in range(len(headers))],
+                new_columns=[f"__c{i}" for i in range(len(self.headers))],
             )
-            return frame, headers
-        frame = pl.read_ndjson(text_path, infer_schema_length=None)
-        return frame, frame.columns
-    except (pl.exceptions.PolarsError, OSError, ValueError) as error:
-        if isinstance(error, FileNotFoundError):
-            raise SourceFileError(f"{path}: no such file") from error
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
-        raise MalformedFileError(f"{path}: cannot read as {file_format}: {first_line}") from error
+        assert self._whole is not None
+        return self._whole.lazy()
+
+    def chunks(self, chunk_rows: int | None = None) -> Iterator[pl.DataFrame]:
+        """The file's rows, ``chunk_rows`` at a time (all at once if None)."""
+        offset = 0
+        try:
+            if chunk_rows is None:
+                batches: Iterable[pl.DataFrame] = [self._lazy().collect()]
+            elif self.format == "csv":
+                batches = self._lazy().collect_batches(chunk_size=chunk_rows)
+            else:
+                batches = self._slices(chunk_rows)
+            for raw in batches:
+                yield self._canonical(raw, offset)
+                offset += raw.height
+        except _ERRORS as error:
+            raise _refusal(self.path, self.format, error) from error
+
+    def _slices(self, chunk_rows: int) -> Iterator[pl.DataFrame]:
+        """Parquet (and JSON Lines, already in memory) slice by slice.
+
+        For Parquet only the row groups of a slice are read; unlike a streaming collect this
+        keeps memory flat, as nothing is read ahead of the consumer.
+        """
+        total = self._lazy().select(pl.len()).collect().item()
+        for offset in range(0, max(total, 1), chunk_rows):
+            yield self._lazy().slice(offset, chunk_rows).collect()
+
+    def _canonical(self, raw: pl.DataFrame, offset: int) -> pl.DataFrame:
+        raw.columns = self.names
+        nested = [c for c, t in raw.schema.items() if t.is_nested()]
+        if nested:
+            raise MalformedFileError(
+                f"{self.path}: column(s) {', '.join(nested)} hold nested values (lists or objects)"
+            )
+        names = set(self.names)
+        fields = self.spec.field_names
+        absent = [pl.lit(None, dtype=pl.String).alias(f) for f in fields if f not in names]
+        first = offset + 1
+        return raw.with_columns(absent).select(
+            pl.int_range(first, pl.len() + first, dtype=pl.Int64).alias(ROW_COLUMN), *fields
+        )
 
 
 def read_source(
@@ -139,18 +221,5 @@ def read_source(
 
     ``workdir`` receives UTF-8 copies of files that arrive in another encoding.
     """
-    if not path.is_file():
-        raise SourceFileError(f"{path}: no such file")
-    chosen = detect_format(path, file_format)
-    frame, headers = _read_raw(path, chosen, encoding, workdir)
-    names = map_headers(spec, headers, path)
-    frame.columns = names
-    nested = [c for c, t in frame.schema.items() if t.is_nested()]
-    if nested:
-        raise MalformedFileError(
-            f"{path}: column(s) {', '.join(nested)} hold nested values (lists or objects)"
-        )
-    absent = [pl.lit(None, dtype=pl.String).alias(f) for f in spec.field_names if f not in names]
-    return frame.with_columns(absent).select(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW_COLUMN), *spec.field_names
-    )
+    reader = SourceReader(spec, path, workdir=workdir, file_format=file_format, encoding=encoding)
+    return next(reader.chunks())

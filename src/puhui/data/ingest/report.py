@@ -111,10 +111,25 @@ def summarise(rejections: pl.DataFrame, limit: int = 10) -> RejectionSummary:
     return RejectionSummary(rejected_rows=rows, issues=rejections.height, top=top)
 
 
-def write_report(rejections: pl.DataFrame, path: Path) -> Path:
-    """Write the report as UTF-8 CSV with a byte-order mark (so Excel shows the Chinese)."""
+def write_report(rejections: pl.DataFrame, path: Path, *, omitted: int = 0) -> Path:
+    """Write the report as UTF-8 CSV with a byte-order mark (so Excel shows the Chinese).
+
+    ``omitted`` faults beyond the listed ones get one closing line (rule ``truncated``) that says
+    how many there were, so a reader of the file knows it is not the whole story.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    rejections.select(list(REPORT_SCHEMA)).write_csv(temporary, include_bom=True)
+    lines = rejections.select(list(REPORT_SCHEMA))
+    if omitted:
+        trailer = {
+            "file": None,
+            "row": None,
+            "field": None,
+            "value": None,
+            "rule": "truncated",
+            "reason": f"{omitted:,} more issue(s) not listed; the first {lines.height:,} are above",
+        }
+        lines = pl.concat([lines, pl.DataFrame([trailer], schema=REPORT_SCHEMA)])
+    lines.write_csv(temporary, include_bom=True)
     os.replace(temporary, path)
     return path

@@ -3,6 +3,10 @@
 A batch is all-or-nothing. Its id is a SHA-256 over the table name and the content hashes of its
 files, so delivering the same files again is recognised and changes nothing. A batch with any
 value at fault writes nothing to the lake and leaves a rejection report instead.
+
+Files are read, checked and staged chunk by chunk (``chunk_rows`` rows at a time), so memory
+follows the chunk size rather than the batch size. Entity tables are snapshots: a new delivery
+may repeat keys the lake holds; monthly and event tables refuse them.
 """
 
 from __future__ import annotations
@@ -10,20 +14,24 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from puhui.data.ingest.encoding import RequestedEncoding
 from puhui.data.ingest.errors import DirectoryLayoutError, IngestError, SourceFileError
-from puhui.data.ingest.readers import EXTENSIONS, FileFormat, read_source
-from puhui.data.ingest.report import RejectionSummary, summarise, write_report
-from puhui.data.ingest.validate import BATCH_COLUMN, ExistingKeys, validate_batch
+from puhui.data.ingest.readers import EXTENSIONS, FileFormat, SourceReader
+from puhui.data.ingest.rejections import DEFAULT_REPORT_LIMIT
+from puhui.data.ingest.report import RejectionSummary, write_report
+from puhui.data.ingest.validate import BATCH_COLUMN, BatchCheck, LakeKeys
 from puhui.data.lake import BatchManifest, Lake, SourceFile
-from puhui.data.lake.layout import partition_month
+from puhui.data.lake.layout import batch_id_of
+from puhui.data.lake.snapshots import is_snapshot_table
 from puhui.data.schema import Catalog, TableSpec, load_catalog
 
 Status = Literal["accepted", "rejected", "already"]
@@ -34,6 +42,9 @@ TableProgress = Callable[[str, str], None]
 """Told the table and the step, for folders of tables."""
 
 _HASH_CHUNK = 1 << 22
+DEFAULT_CHUNK_ROWS = 1_000_000
+"""Rows read, checked and staged at a time; memory grows with it, not with the batch."""
+_LAKE_KEY_ROWS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -86,22 +97,19 @@ def batch_id_for(table: str, content_hashes: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def _lake_keys(lake: Lake) -> ExistingKeys:
-    """Look up the lake's keys that could clash with a batch, reading only the key columns."""
+def _lake_keys(lake: Lake, spec: TableSpec) -> LakeKeys:
+    """The lake's keys that could clash with a batch, streamed from the key columns only."""
 
-    def existing(spec: TableSpec, typed: pl.DataFrame) -> pl.LazyFrame | None:
-        months = None
-        if spec.partition is not None and spec.partition in spec.key:
-            # The key pins the partition, so only the partitions this batch touches can clash.
-            months = typed.select(partition_month(spec).drop_nulls().unique()).to_series()
-            months = months.to_list()
-        files = lake.files(spec.name, months)
-        if not files:
-            return None
-        return pl.scan_parquet(files, hive_partitioning=False, include_file_paths="__path").select(
-            *spec.key,
-            pl.col("__path").str.extract(r"part-([0-9A-Za-z_-]+)\.parquet$").alias(BATCH_COLUMN),
-        )
+    def existing(months: set[date] | None) -> Iterator[pl.DataFrame]:
+        # When the key pins the partition, only the partitions the batch touches can clash.
+        for path in lake.files(spec.name, months):
+            batch = batch_id_of(path.name) or path.name
+            for record in pq.ParquetFile(path).iter_batches(
+                batch_size=_LAKE_KEY_ROWS, columns=list(spec.key)
+            ):
+                keys = pl.from_arrow(record)
+                assert isinstance(keys, pl.DataFrame)
+                yield keys.with_columns(pl.lit(batch).alias(BATCH_COLUMN))
 
     return existing
 
@@ -127,13 +135,19 @@ def ingest_files(
     rejections_dir: Path | None = None,
     catalog: Catalog | None = None,
     progress: Progress | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    report_limit: int = DEFAULT_REPORT_LIMIT,
 ) -> IngestResult:
     """Validate the files of one table as one batch and commit it to the lake, or reject it.
 
     Refusals of a whole file (unknown or missing columns, undecodable bytes) raise
     :class:`IngestError`; faults in values return a ``rejected`` result with a report written to
-    ``rejections_dir`` (default: ``rejections/`` beside the lake).
+    ``rejections_dir`` (default: ``rejections/`` beside the lake), listing the first
+    ``report_limit`` faults and counting the rest. Files are processed ``chunk_rows`` rows at a
+    time.
     """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     started = time.perf_counter()
     spec = (catalog or load_catalog()).table(table)
     files = [Path(p) for p in paths]
@@ -163,34 +177,47 @@ def ingest_files(
             )
         step("reading")
         with tempfile.TemporaryDirectory(prefix="puhui-ingest-") as workdir:
-            frames = [
-                read_source(
+            readers = [
+                SourceReader(
                     spec, p, workdir=Path(workdir), file_format=file_format, encoding=encoding
                 )
                 for p in files
             ]
-        step("validating")
-        validated = validate_batch(spec, frames, names, existing_keys=_lake_keys(lake))
-        del frames  # the delivered text is no longer needed: free it before writing
-        rows = validated.frame.height
-        if not validated.ok:
-            report = write_report(validated.rejections, report_dir / f"{batch_id}.csv")
-            summary = summarise(validated.rejections)
-            return IngestResult(
-                table=spec.name,
-                batch_id=batch_id,
-                status="rejected",
-                rows=rows,
-                partitions=0,
-                files=names,
-                rejected_rows=summary.rejected_rows,
-                report=report,
-                summary=summary,
-                reason=f"{summary.headline()}; report: {report}",
-                seconds=time.perf_counter() - started,
-            )
-        step("writing")
-        manifest = lake.write_batch(spec, validated.frame, batch_id, source_files=sources)
+
+            def chunks() -> Iterator[tuple[int, pl.DataFrame]]:
+                for index, reader in enumerate(readers):
+                    for chunk in reader.chunks(chunk_rows):
+                        yield index, chunk
+
+            step("validating")
+            check = BatchCheck(spec, names, report_limit=report_limit)
+            lake_keys = None if is_snapshot_table(spec) else _lake_keys(lake, spec)
+            with lake.open_batch(spec, batch_id, source_files=sources) as batch:
+                for index, raw in chunks():
+                    typed = check.add(raw, index)
+                    if check.ok:  # a faulty batch is not committed: stop staging its rows
+                        batch.write(typed)
+                verdict = check.finish(chunks, lake_keys)
+                if not verdict.ok:
+                    report = write_report(
+                        verdict.rejections, report_dir / f"{batch_id}.csv", omitted=verdict.omitted
+                    )
+                    summary = verdict.summary
+                    return IngestResult(
+                        table=spec.name,
+                        batch_id=batch_id,
+                        status="rejected",
+                        rows=verdict.rows,
+                        partitions=0,
+                        files=names,
+                        rejected_rows=summary.rejected_rows,
+                        report=report,
+                        summary=summary,
+                        reason=f"{summary.headline()}; report: {report}",
+                        seconds=time.perf_counter() - started,
+                    )
+                step("writing")
+                manifest = batch.commit()
     return IngestResult(
         table=spec.name,
         batch_id=batch_id,

@@ -1,26 +1,47 @@
-"""Validating a batch against its table, vectorised so tens of millions of rows stay cheap.
+"""Validating a batch against its table, vectorised and chunked so tens of millions of rows stay
+cheap and fit in memory.
 
 Each field gets one Polars ``when/then`` chain that yields the first reason its value is at fault
-(type, required, enum, range, check code, month on the 1st, calendar range) or null. Then the batch
-as a whole is checked for keys repeated within it and keys the lake already holds from another
-batch. The result is the typed frame and the rejections, one line per (row, field) at fault.
+(type, required, enum, range, check code, month on the 1st, calendar range) or null; this runs
+chunk by chunk. Then the batch as a whole is checked for keys repeated within it and keys the lake
+already holds from another batch (:mod:`puhui.data.ingest.keys`). The result is the typed rows
+and the faults, one line per (row, field) at fault.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
+import numpy as np
 import polars as pl
 
 from puhui.data.ingest.casting import TYPE_REASONS, out_of_calendar, present, typed_value
 from puhui.data.ingest.checks import problems
+from puhui.data.ingest.keys import (
+    BATCH_COLUMN,
+    HASH_COLUMN,
+    KeyLedger,
+    duplicate_keys,
+    key_hash,
+    keys_in_lake,
+)
 from puhui.data.ingest.readers import ROW_COLUMN
-from puhui.data.ingest.report import REPORT_SCHEMA, empty_rejections, mask_values
+from puhui.data.ingest.rejections import FILE_COLUMN, RejectionCollector
+from puhui.data.ingest.report import RejectionSummary, mask_values
+from puhui.data.lake.layout import partition_month
 from puhui.data.schema import FieldSpec, TableSpec
 
-FILE_COLUMN = "__file"
-BATCH_COLUMN = "__batch"
+__all__ = [
+    "BATCH_COLUMN",
+    "FILE_COLUMN",
+    "BatchCheck",
+    "CheckedBatch",
+    "ValidatedBatch",
+    "validate_batch",
+    "validate_chunk",
+]
 REQUIRED_REASON = "required value is missing"
 MONTH_REASON = "a month must be the first day of the month (e.g. 2024-03-01)"
 CALENDAR_REASON = "date outside 1900-01-01 … 2100-12-31"
@@ -99,10 +120,10 @@ def _field_reason(
     return chain.otherwise(pl.lit(None, dtype=pl.String)).alias(_reason_column(field.name)), rules
 
 
-def _validate_file(
+def validate_chunk(
     spec: TableSpec, raw: pl.DataFrame, file_index: int
 ) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
-    """Typed rows of one file (with ``__file``/``__row``) and its per-field rejections."""
+    """Typed rows of one chunk of a file (with ``__file``/``__row``) and its per-field faults."""
     schema = raw.schema
     checked = [f for f in spec.fields if f.check is not None]
     check_values = raw.select(typed_value(f, schema[f.name]) for f in checked)
@@ -140,77 +161,110 @@ def _validate_file(
     return typed, rejected
 
 
-def _key_values(spec: TableSpec, rows: pl.DataFrame) -> pl.Series:
-    """The key of each row as ``a | b`` text, personal parts masked."""
-    parts = [mask_values(spec.field(k), rows.get_column(k)) for k in spec.key]
-    return pl.DataFrame(parts).select(pl.concat_str(pl.all(), separator=" | ")).to_series()
+@dataclass(frozen=True)
+class CheckedBatch:
+    """The verdict on a whole batch: its row count and its faults (counted, first N listed)."""
+
+    rows: int
+    issues: int
+    rejected_rows: int
+    rejections: pl.DataFrame
+    summary: RejectionSummary
+    omitted: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.issues == 0
 
 
-def _key_label(spec: TableSpec) -> str:
-    return ", ".join(spec.key)
+Chunks = Callable[[], Iterable[tuple[int, pl.DataFrame]]]
+"""Re-iterable source of ``(file index, raw chunk)``: called once to check, again only to look
+up the rows of suspect keys."""
+
+LakeKeys = Callable[[set[date] | None], Iterable[pl.DataFrame] | None]
+"""Given the partition months a batch touches, chunks of the lake's keys with ``__batch``."""
 
 
-def _duplicate_keys(spec: TableSpec, keyed: pl.DataFrame, files: Sequence[str]) -> pl.DataFrame:
-    """Rows repeating a key seen earlier in the batch, naming the first occurrence."""
-    key = list(spec.key)
-    # A 64-bit hash per key settles the usual case (no repeats) far faster than grouping;
-    # only if hashes repeat are the keys themselves compared.
-    if not keyed.select(pl.struct(key).hash(seed=0).is_duplicated().any()).item():
-        return empty_rejections()
-    repeated = keyed.group_by(key).agg(pl.len().alias("__count")).filter(pl.col("__count") > 1)
-    if repeated.is_empty():
-        return empty_rejections()
-    rows = (
-        keyed.join(repeated.select(key), on=key, how="semi")
-        .sort(FILE_COLUMN, ROW_COLUMN)
-        .with_columns(
-            pl.col(FILE_COLUMN).first().over(key).alias("__first_file"),
-            pl.col(ROW_COLUMN).first().over(key).alias("__first_row"),
-            (pl.int_range(pl.len()).over(key) == 0).alias("__is_first"),
+class BatchCheck:
+    """Validate a batch chunk by chunk with bounded memory.
+
+    Every chunk is checked field by field and handed on in canonical types (to be staged); the
+    key of each row leaves only a hash behind (:class:`KeyLedger`) and faults are collected with
+    at most ``report_limit`` detailed lines (:class:`RejectionCollector`). ``finish`` then checks
+    keys across the whole batch and against the lake.
+    """
+
+    def __init__(
+        self, spec: TableSpec, files: Sequence[str], report_limit: int | None = None
+    ) -> None:
+        self.spec = spec
+        self.files = list(files)
+        self.rows = 0
+        self.months: set[date] = set()
+        self._ledger = KeyLedger(spec)
+        self._faults = RejectionCollector(spec, files, report_limit)
+        self._key_present = pl.all_horizontal(pl.col(k).is_not_null() for k in spec.key)
+
+    @property
+    def ok(self) -> bool:
+        """No fault found so far (key faults are only known after ``finish``)."""
+        return self._faults.ok
+
+    def add(self, raw: pl.DataFrame, file_index: int) -> pl.DataFrame:
+        """Check one chunk read from ``files[file_index]``; its rows in canonical types."""
+        typed, faults = validate_chunk(self.spec, raw, file_index)
+        for part in faults:
+            self._faults.add(part)
+        self._ledger.add(typed.select(*self.spec.key).filter(self._key_present))
+        if self.spec.partition is not None and self.spec.partition in self.spec.key:
+            months = typed.select(partition_month(self.spec).drop_nulls().unique())
+            self.months.update(months.to_series().to_list())
+        self.rows += typed.height
+        return typed.select(self.spec.field_names)
+
+    def finish(self, chunks: Chunks, lake_keys: LakeKeys | None = None) -> CheckedBatch:
+        """Check keys across the batch and against the lake; the verdict."""
+        self._ledger.close()
+        months = self.months if self.spec.partition in self.spec.key else None
+        existing = lake_keys(months) if lake_keys is not None and self.rows else None
+        in_lake = self._ledger.found_in(existing) if existing is not None else None
+        suspects = self._ledger.repeated
+        if in_lake is not None and in_lake.height:
+            lake_hashes = in_lake.select(key_hash(self.spec)).to_series().to_numpy()
+            suspects = np.union1d(suspects, lake_hashes)
+        if suspects.size:
+            keyed = self._rows_with_hashes(chunks, suspects)
+            repeated = pl.col(HASH_COLUMN).is_in(pl.Series(self._ledger.repeated).implode())
+            self._faults.add(duplicate_keys(self.spec, keyed.filter(repeated), self.files))
+            if in_lake is not None:
+                self._faults.add(keys_in_lake(self.spec, keyed, in_lake))
+        return CheckedBatch(
+            rows=self.rows,
+            issues=self._faults.issues,
+            rejected_rows=self._faults.rejected_rows,
+            rejections=self._faults.report(),
+            summary=self._faults.summary(),
+            omitted=self._faults.omitted,
         )
-        .filter(~pl.col("__is_first"))
-    )
-    first_files = [files[i] for i in rows.get_column("__first_file")]
-    reasons = [
-        f"duplicate key ({_key_label(spec)}): same as row {row} of {file}"
-        for row, file in zip(rows.get_column("__first_row"), first_files, strict=True)
-    ]
-    return pl.DataFrame(
-        {
-            FILE_COLUMN: rows.get_column(FILE_COLUMN),
-            "row": rows.get_column(ROW_COLUMN),
-            "field": [_key_label(spec)] * rows.height,
-            "value": _key_values(spec, rows),
-            "rule": ["duplicate_key"] * rows.height,
-            "reason": pl.Series(reasons, dtype=pl.String),
-        }
-    )
 
-
-def _keys_in_lake(spec: TableSpec, keyed: pl.DataFrame, existing: pl.LazyFrame) -> pl.DataFrame:
-    """Rows whose key another batch already wrote to the lake."""
-    key = list(spec.key)
-    hits = (
-        keyed.lazy()
-        .join(existing.select(*key, BATCH_COLUMN).unique(key), on=key, how="inner")
-        .sort(FILE_COLUMN, ROW_COLUMN)
-        .collect()
-    )
-    if hits.is_empty():
-        return empty_rejections()
-    return pl.DataFrame(
-        {
-            FILE_COLUMN: hits.get_column(FILE_COLUMN),
-            "row": hits.get_column(ROW_COLUMN),
-            "field": [_key_label(spec)] * hits.height,
-            "value": _key_values(spec, hits),
-            "rule": ["key_in_lake"] * hits.height,
-            "reason": (
-                "key already in the lake from batch "
-                + hits.get_column(BATCH_COLUMN).str.slice(0, 12)
-            ),
-        }
-    )
+    def _rows_with_hashes(self, chunks: Chunks, hashes: np.ndarray) -> pl.DataFrame:
+        """``__file``, ``__row`` and typed key of the rows whose key hash is among ``hashes``."""
+        wanted = pl.Series(hashes)
+        key_fields = [self.spec.field(k) for k in self.spec.key]
+        found = []
+        for file_index, raw in chunks():
+            keyed = (
+                raw.select(
+                    pl.lit(file_index, dtype=pl.Int64).alias(FILE_COLUMN),
+                    pl.col(ROW_COLUMN),
+                    *(typed_value(f, raw.schema[f.name]) for f in key_fields),
+                )
+                .filter(self._key_present)
+                .with_columns(key_hash(self.spec))
+                .filter(pl.col(HASH_COLUMN).is_in(wanted.implode()))
+            )
+            found.append(keyed)
+        return pl.concat(found, how="vertical")
 
 
 def validate_batch(
@@ -219,44 +273,13 @@ def validate_batch(
     files: Sequence[str],
     existing_keys: ExistingKeys | None = None,
 ) -> ValidatedBatch:
-    """Check every value of a batch and its keys; ``frames[i]`` was read from ``files[i]``."""
-    typed_parts: list[pl.DataFrame] = []
-    rejected: list[pl.DataFrame] = []
-    for index, raw in enumerate(frames):
-        typed, faults = _validate_file(spec, raw, index)
-        typed_parts.append(typed)
-        rejected.extend(faults)
-    if not typed_parts:
-        return ValidatedBatch(pl.DataFrame(schema=spec.polars_schema), empty_rejections())
-    typed = pl.concat(typed_parts, how="vertical")
-    if typed.height:
-        key_present = pl.all_horizontal(pl.col(k).is_not_null() for k in spec.key)
-        keyed = typed.select(FILE_COLUMN, ROW_COLUMN, *spec.key).filter(key_present)
-        rejected.append(_duplicate_keys(spec, keyed, files))
-        existing = existing_keys(spec, typed) if existing_keys is not None else None
-        if existing is not None:
-            rejected.append(_keys_in_lake(spec, keyed, existing))
-    return ValidatedBatch(typed.select(spec.field_names), _assemble(rejected, files, spec))
-
-
-def _assemble(parts: list[pl.DataFrame], files: Sequence[str], spec: TableSpec) -> pl.DataFrame:
-    """One report frame, in file, row and field order, with file names instead of indexes."""
-    parts = [p for p in parts if p.height]
-    if not parts:
-        return empty_rejections()
-    order = {name: i for i, name in enumerate(spec.field_names)}
-    order.setdefault(_key_label(spec), len(order))
-    combined = pl.concat(
-        [p.with_columns(pl.col(FILE_COLUMN).cast(pl.Int64)) for p in parts], how="vertical"
-    )
-    names = pl.Series(list(files), dtype=pl.String)
-    return (
-        combined.with_columns(
-            pl.col(FILE_COLUMN)
-            .replace_strict(list(range(len(files))), names, return_dtype=pl.String)
-            .alias("file"),
-            pl.col("field").replace_strict(order, default=len(order)).alias("__order"),
-        )
-        .sort(FILE_COLUMN, "row", "__order")
-        .select(list(REPORT_SCHEMA))
-    )
+    """Check every value of a batch held in memory and its keys; ``frames[i]`` is ``files[i]``."""
+    check = BatchCheck(spec, files)
+    typed = [check.add(raw, index) for index, raw in enumerate(frames)]
+    frame = pl.concat(typed, how="vertical") if typed else pl.DataFrame(schema=spec.polars_schema)
+    lake_keys: LakeKeys | None = None
+    if existing_keys is not None:
+        found = existing_keys(spec, frame)
+        lake_keys = None if found is None else (lambda months: [found.collect()])
+    verdict = check.finish(lambda: enumerate(frames), lake_keys)
+    return ValidatedBatch(frame, verdict.rejections)

@@ -33,6 +33,9 @@ class BatchManifest(BaseModel):
 
     ``partitions`` maps the partition month (``YYYY-MM-01``) to its row count; it is empty for
     entity tables, which are not partitioned. ``files`` are paths relative to the lake root.
+    ``sequence`` numbers commits across the whole lake (1, 2, …), so two batches committed in
+    the same clock tick still have an order; manifests written before it existed have none and
+    count as older than every numbered one.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -45,6 +48,12 @@ class BatchManifest(BaseModel):
     source_files: tuple[SourceFile, ...] = ()
     created_at: datetime
     puhui_version: str
+    sequence: int | None = None
+
+    @property
+    def commit_order(self) -> tuple[int, datetime, str]:
+        """Sort key of commits, oldest first: the sequence, then (for old manifests) the time."""
+        return (-1 if self.sequence is None else self.sequence, self.created_at, self.batch_id)
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
