@@ -36,12 +36,14 @@ def tables() -> None:
         console.print(f"the lake at {lake.root} is empty; load it with `puhui ingest-dir`")
         return
     table = Table(title=f"数据湖 lake {lake.root}")
-    for column in ("table", "rows", "partitions", "batches"):
+    for column in ("table", "rows", "stored rows", "partitions", "batches"):
         table.add_column(column, justify="left" if column == "table" else "right")
     for name, manifests in sorted(by_table.items()):
         months = {month for m in manifests for month in m.partitions}
+        # Current rows (latest snapshot per key for entity tables) and everything kept on disk.
         table.add_row(
             name,
+            f"{lake.row_count(name):,}",
             f"{sum(m.rows for m in manifests):,}",
             str(len(months)) if months else "-",
             str(len(manifests)),

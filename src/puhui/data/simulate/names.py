@@ -45,6 +45,13 @@ PHONE_SPACE = 100_000_000
 IP_SPACE = 2**17  # 198.18.0.0/15
 
 
+def compact(values: np.ndarray) -> np.ndarray:
+    """Shrink a string array to its longest value (concatenation widens dtypes needlessly)."""
+    if values.dtype.kind != "U" or not len(values):
+        return values
+    return values.astype(f"<U{max(int(np.char.str_len(values).max()), 1)}")
+
+
 def pick(rng: np.random.Generator, options: np.ndarray, size: int, weights=None) -> np.ndarray:  # type: ignore[no-untyped-def]
     """``size`` draws from ``options`` (weights need not be normalised)."""
     p = None if weights is None else np.asarray(weights, dtype=float) / np.sum(weights)
@@ -58,7 +65,7 @@ def person_names(rng: np.random.Generator, size: int) -> np.ndarray:
     second = pick(rng, GIVEN_CHARS, size)
     two = rng.random(size) < 0.75
     given = np.where(two, np.char.add(first, second), first)
-    return np.char.add(surnames, given)
+    return compact(np.char.add(surnames, given))
 
 
 def trade_names(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -73,7 +80,7 @@ def enterprise_names(
     words = np.array([INDUSTRY_WORDS.get(code, "实业") for code in industry_codes])
     short_city = np.char.replace(city_names, "市", "")
     name = np.char.add(np.char.add(short_city, trade_names(rng, len(words))), words)
-    return np.char.add(name, "有限公司")
+    return compact(np.char.add(name, "有限公司"))
 
 
 def addresses(
@@ -89,7 +96,7 @@ def addresses(
     )
     with_room = rng.random(size) < 0.55
     base = np.char.add(np.char.add(city_names, county_names), np.char.add(street, number))
-    return np.where(with_room, np.char.add(base, room), base)
+    return compact(np.where(with_room, np.char.add(base, room), base))
 
 
 def unique_offsets(rng: np.random.Generator, count: int, space: int) -> np.ndarray:
@@ -127,7 +134,7 @@ def ip_addresses(offsets: np.ndarray) -> np.ndarray:
     result = parts[0]
     for part in parts[1:]:
         result = np.char.add(result, part)
-    return result
+    return compact(result)
 
 
 def city_ip_offsets(rng: np.random.Generator, city_index: np.ndarray, cities: int) -> np.ndarray:

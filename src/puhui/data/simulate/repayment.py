@@ -22,7 +22,7 @@ from puhui.data.simulate.timeline import Timeline
 CLASSES = np.array(["normal", "special_mention", "substandard", "doubtful", "loss"])
 STATUSES = np.array(["active", "repaid", "renewed", "written_off"])
 ACTIVE, REPAID, RENEWED, WRITTEN_OFF = range(4)
-LOAN_BLOCK = 100_000
+LOAN_BLOCK = 25_000
 
 
 @dataclass

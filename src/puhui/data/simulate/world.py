@@ -119,6 +119,7 @@ def build_world(config: SimulationConfig, step: Step | None = None) -> World:
     position = np.empty(combined.n, dtype=np.int64)
     position[np.lexsort((combined.firm, combined.applied_us))] = np.arange(combined.n)
     loans.application = np.where(loans.application >= 0, position[np.maximum(loans.application, 0)], -1)
+    del apps, renewal_apps, combined, position  # the numbered copy is all that is kept
     order = np.lexsort((loans.firm, loans.disbursed_day))
     loans = Loans(**{k: v[order] for k, v in vars(loans).items()})
     loan_ids = np.char.add("LN", np.char.zfill(np.arange(1, loans.n + 1).astype(str), 10))
