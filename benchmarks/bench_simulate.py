@@ -28,18 +28,30 @@ def _one_run(enterprises: int, months: int, seed: int, queue: multiprocessing.Qu
     out = Path(tempfile.mkdtemp(prefix="puhui-bench-simulate-"))
     try:
         started = time.perf_counter()
-        report = simulate_province(SimulationConfig(enterprises=enterprises, months=months, seed=seed), out)
+        report = simulate_province(
+            SimulationConfig(enterprises=enterprises, months=months, seed=seed), out
+        )
         wall = time.perf_counter() - started
         size = sum(p.stat().st_size for p in out.glob("*.parquet"))
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-        queue.put({"wall": wall, "peak_mib": peak_kib / 1024, "rows": sum(report.row_counts.values()),
-                   "bytes": size, "stages": report.seconds, "auc": report.realism.model_auc})
+        queue.put(
+            {
+                "wall": wall,
+                "peak_mib": peak_kib / 1024,
+                "rows": sum(report.row_counts.values()),
+                "bytes": size,
+                "stages": report.seconds,
+                "auc": report.realism.model_auc,
+            }
+        )
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--enterprises", type=int, default=100_000)
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--seed", type=int, default=20260601)
@@ -50,18 +62,24 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for run in range(1, args.runs + 1):
         queue: multiprocessing.Queue = context.Queue()
-        child = context.Process(target=_one_run, args=(args.enterprises, args.months, args.seed, queue))
+        child = context.Process(
+            target=_one_run, args=(args.enterprises, args.months, args.seed, queue)
+        )
         child.start()
         result = queue.get()
         child.join()
         results.append(result)
         stages = ", ".join(f"{k} {v:.1f}s" for k, v in result["stages"].items())
-        print(f"run {run}: {result['wall']:.1f} s wall, peak RSS {result['peak_mib']:,.0f} MiB, "
-              f"{result['rows']:,} rows, {result['bytes'] / 2**20:,.0f} MiB Parquet ({stages})")
+        print(
+            f"run {run}: {result['wall']:.1f} s wall, peak RSS {result['peak_mib']:,.0f} MiB, "
+            f"{result['rows']:,} rows, {result['bytes'] / 2**20:,.0f} MiB Parquet ({stages})"
+        )
     wall = statistics.median(r["wall"] for r in results)
     peak = statistics.median(r["peak_mib"] for r in results)
-    print(f"simulate {args.enterprises:,} enterprises × {args.months} months: "
-          f"median wall {wall:.1f} s, median peak RSS {peak:,.0f} MiB over {args.runs} run(s)")
+    print(
+        f"simulate {args.enterprises:,} enterprises × {args.months} months: "
+        f"median wall {wall:.1f} s, median peak RSS {peak:,.0f} MiB over {args.runs} run(s)"
+    )
     return 0
 
 

@@ -74,7 +74,9 @@ def test_the_province_meets_the_realism_bars(province):
 def test_a_second_ingest_of_the_same_deliveries_changes_nothing(province):
     lake = Lake(province / "lake")
     before = {t: lake.row_count(t) for t in lake.tables()}
-    assert run(["--data-dir", str(province), "ingest-dir", str(province / "incoming/province")]) == 0
+    assert (
+        run(["--data-dir", str(province), "ingest-dir", str(province / "incoming/province")]) == 0
+    )
     assert {t: lake.row_count(t) for t in lake.tables()} == before
 
 

@@ -44,7 +44,9 @@ def test_cli_refuses_a_tiny_province_with_a_one_line_reason(
     assert error.count("\n") == 0 and "at least 100 enterprises" in error
 
 
-def test_cli_refuses_too_short_a_history(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_refuses_too_short_a_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = run(["--data-dir", str(tmp_path), "simulate", "--months", "12"])
     assert code != 0 and "months" in capsys.readouterr().err
 
@@ -52,8 +54,21 @@ def test_cli_refuses_too_short_a_history(tmp_path: Path, capsys: pytest.CaptureF
 def test_cli_writes_every_table_to_the_incoming_folder_by_default(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = run(["--data-dir", str(tmp_path), "simulate", "--enterprises", "300", "--months", "13",
-                "--seed", "3", "--end-month", "2025-12"])
+    code = run(
+        [
+            "--data-dir",
+            str(tmp_path),
+            "simulate",
+            "--enterprises",
+            "300",
+            "--months",
+            "13",
+            "--seed",
+            "3",
+            "--end-month",
+            "2025-12",
+        ]
+    )
     printed = capsys.readouterr().out
     out = tmp_path / "incoming" / "province"
     assert code == 0
@@ -65,7 +80,21 @@ def test_cli_writes_every_table_to_the_incoming_folder_by_default(
 
 def test_cli_honours_an_explicit_output_folder(tmp_path: Path) -> None:
     target = tmp_path / "elsewhere"
-    assert run(["--data-dir", str(tmp_path), "simulate", "-n", "150", "--months", "13",
-                "--out", str(target)]) == 0
+    assert (
+        run(
+            [
+                "--data-dir",
+                str(tmp_path),
+                "simulate",
+                "-n",
+                "150",
+                "--months",
+                "13",
+                "--out",
+                str(target),
+            ]
+        )
+        == 0
+    )
     assert (target / "reg_enterprise.parquet").is_file()
     assert not (tmp_path / "incoming").exists()

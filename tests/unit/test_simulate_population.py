@@ -14,9 +14,17 @@ from puhui.data.simulate.config import FraudRates
 
 # More fraud than a real province, so every pattern shows up many times in a small one.
 CONFIG = SimulationConfig(
-    enterprises=2_000, months=36, seed=11, chunk_size=1_000,
-    fraud=FraudRates(rings_per_10k=40, data_farming_per_10k=60, identity_theft_per_10k=40,
-                     probing_per_10k=40, blacklist_share=0.5),
+    enterprises=2_000,
+    months=36,
+    seed=11,
+    chunk_size=1_000,
+    fraud=FraudRates(
+        rings_per_10k=40,
+        data_farming_per_10k=60,
+        identity_theft_per_10k=40,
+        probing_per_10k=40,
+        blacklist_share=0.5,
+    ),
 )
 
 
@@ -32,8 +40,9 @@ def read(folder: Path, name: str) -> pl.DataFrame:
 
 
 def applications(folder: Path) -> pl.DataFrame:
-    return read(folder, "app_application").join(read(folder, "truth_application").drop("applied_at"),
-                                                on="application_id")
+    return read(folder, "app_application").join(
+        read(folder, "truth_application").drop("applied_at"), on="application_id"
+    )
 
 
 def test_synthetic_identifiers_are_valid_and_obviously_fictitious(province: Path) -> None:
@@ -75,8 +84,9 @@ def test_spouses_point_at_each_other(province: Path) -> None:
     people = read(province, "bureau_person")
     married = people.filter(pl.col("spouse_id").is_not_null())
     assert (married["marital_status"] == "married").all()
-    partner = married.select(pl.col("spouse_id").alias("person_id"),
-                             pl.col("person_id").alias("expected")).join(people, on="person_id")
+    partner = married.select(
+        pl.col("spouse_id").alias("person_id"), pl.col("person_id").alias("expected")
+    ).join(people, on="person_id")
     assert partner.height == married.height
     assert (partner["spouse_id"] == partner["expected"]).all()
 
@@ -85,7 +95,8 @@ def test_spouses_hold_shares_in_family_firms_and_shares_add_up(province: Path) -
     holders = read(province, "reg_shareholder")
     firms = read(province, "reg_enterprise").select("uscc", "legal_rep_id")
     spouses = read(province, "bureau_person").select(
-        pl.col("person_id").alias("legal_rep_id"), pl.col("spouse_id").alias("holder_id"))
+        pl.col("person_id").alias("legal_rep_id"), pl.col("spouse_id").alias("holder_id")
+    )
     family = holders.join(firms, on="uscc").join(spouses, on=["legal_rep_id", "holder_id"])
     assert family.height > 0.1 * firms.height
     totals = holders.group_by("uscc").agg(pl.col("share_ratio").sum())
@@ -107,32 +118,53 @@ def test_ring_members_share_phones_or_devices(province: Path) -> None:
 
 
 def test_shells_are_new_thin_and_without_staff_or_meters(province: Path) -> None:
-    shells = read(province, "truth_enterprise").filter(pl.col("fraud_type") == "shell")["uscc"].to_list()
+    shells = (
+        read(province, "truth_enterprise").filter(pl.col("fraud_type") == "shell")["uscc"].to_list()
+    )
     firms = read(province, "reg_enterprise").filter(pl.col("uscc").is_in(shells))
     assert (firms["paid_in_capital"].cast(pl.Float64).fill_null(0) <= 10_000).all()
     assert read(province, "utility_monthly").filter(pl.col("uscc").is_in(shells)).height == 0
     staff = read(province, "social_monthly").filter(pl.col("uscc").is_in(shells))
     assert (staff["insured_headcount"] == 0).all()
-    first_try = applications(province).filter(pl.col("uscc").is_in(shells)).group_by("uscc").agg(
-        pl.col("applied_at").min().dt.date().alias("first"))
-    age = firms.join(first_try, on="uscc").select((pl.col("first") - pl.col("founded_on")).dt.total_days())
+    first_try = (
+        applications(province)
+        .filter(pl.col("uscc").is_in(shells))
+        .group_by("uscc")
+        .agg(pl.col("applied_at").min().dt.date().alias("first"))
+    )
+    age = firms.join(first_try, on="uscc").select(
+        (pl.col("first") - pl.col("founded_on")).dt.total_days()
+    )
     assert age.to_series().max() < 18 * 31
 
 
 def test_data_farmers_inflate_tax_but_not_electricity(province: Path) -> None:
-    farmed = applications(province).filter(pl.col("fraud_type") == "data_farming").select(
-        "uscc", pl.col("applied_at").dt.date().dt.truncate("1mo").alias("applied"))
+    farmed = (
+        applications(province)
+        .filter(pl.col("fraud_type") == "data_farming")
+        .select("uscc", pl.col("applied_at").dt.date().dt.truncate("1mo").alias("applied"))
+    )
     tax = read(province, "tax_monthly").join(farmed, on="uscc")
     power = read(province, "utility_monthly").join(farmed, on="uscc")
 
     def ratio(frame: pl.DataFrame, column: str) -> pl.Series:
-        months_before = (pl.col("applied").dt.year() * 12 + pl.col("applied").dt.month()
-                         - pl.col("month").dt.year() * 12 - pl.col("month").dt.month())
-        return (frame.with_columns(months_before.alias("lead"), pl.col(column).cast(pl.Float64))
-                .group_by("uscc").agg(
-                    (pl.col(column).filter(pl.col("lead").is_between(0, 2)).mean()
-                     / pl.col(column).filter(pl.col("lead").is_between(9, 14)).mean()).alias("r"))
-                .drop_nulls()["r"])
+        months_before = (
+            pl.col("applied").dt.year() * 12
+            + pl.col("applied").dt.month()
+            - pl.col("month").dt.year() * 12
+            - pl.col("month").dt.month()
+        )
+        return (
+            frame.with_columns(months_before.alias("lead"), pl.col(column).cast(pl.Float64))
+            .group_by("uscc")
+            .agg(
+                (
+                    pl.col(column).filter(pl.col("lead").is_between(0, 2)).mean()
+                    / pl.col(column).filter(pl.col("lead").is_between(9, 14)).mean()
+                ).alias("r")
+            )
+            .drop_nulls()["r"]
+        )
 
     assert ratio(tax, "declared_revenue").median() > 1.5
     assert ratio(power, "electricity_kwh").median() < 1.3
@@ -142,8 +174,9 @@ def test_identity_theft_applicant_is_not_the_legal_representative(province: Path
     thefts = applications(province).filter(pl.col("fraud_type") == "identity_theft")
     firms = read(province, "reg_enterprise").select("uscc", "legal_rep_id", "contact_phone")
     known_phones = set(read(province, "reg_person")["phone"].drop_nulls())
-    known_devices = set(applications(province).filter(pl.col("fraud_type") != "identity_theft")
-                        ["device_id"])
+    known_devices = set(
+        applications(province).filter(pl.col("fraud_type") != "identity_theft")["device_id"]
+    )
     joined = thefts.join(firms, on="uscc")
     assert joined.height > 5
     assert (joined["applicant_id"] != joined["legal_rep_id"]).all()
@@ -158,7 +191,8 @@ def test_probing_firms_apply_repeatedly_within_days_with_edited_amounts(province
         (pl.col("applied_at").max() - pl.col("applied_at").min()).dt.total_days().alias("days"),
         pl.col("requested_amount").cast(pl.Float64).diff().max().alias("largest_rise"),
         pl.col("channel").n_unique().alias("channels"),
-        pl.col("decision").first().alias("first_decision"))
+        pl.col("decision").first().alias("first_decision"),
+    )
     assert bursts.height >= 5
     assert (bursts["tries"] >= 3).all()
     assert (bursts["days"] <= 30).all()
@@ -170,9 +204,14 @@ def test_probing_firms_apply_repeatedly_within_days_with_edited_amounts(province
 def test_blacklists_hold_ring_identifiers_and_dishonest_debtors(province: Path) -> None:
     entries = read(province, "blacklist_entry")
     shentu = entries.filter(pl.col("list_name") == "group_shentu")
-    rings = read(province, "truth_enterprise").filter(pl.col("ring_id").is_not_null())["uscc"].to_list()
-    ring_phones = set(read(province, "reg_enterprise").filter(pl.col("uscc").is_in(rings))["contact_phone"]
-                      .drop_nulls())
+    rings = (
+        read(province, "truth_enterprise").filter(pl.col("ring_id").is_not_null())["uscc"].to_list()
+    )
+    ring_phones = set(
+        read(province, "reg_enterprise")
+        .filter(pl.col("uscc").is_in(rings))["contact_phone"]
+        .drop_nulls()
+    )
     ring_devices = set(applications(province).filter(pl.col("uscc").is_in(rings))["device_id"])
     listed = set(shentu["subject_value"])
     assert listed & ring_phones and listed & ring_devices

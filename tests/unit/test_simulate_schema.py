@@ -97,17 +97,24 @@ def test_no_event_is_dated_after_the_end_month(province: Path, config: Simulatio
     end = (np.datetime64(config.end_month, "M") + 1).astype("datetime64[D]")
     for spec in load_catalog().tables:
         for field in spec.fields:
-            if field.type not in {"date", "timestamp"} or field.name in {"maturity_on", "due_on",
-                                                                          "end_on"}:
+            if field.type not in {"date", "timestamp"} or field.name in {
+                "maturity_on",
+                "due_on",
+                "end_on",
+            }:
                 continue
-            column = pq.read_table(province / f"{spec.name}.parquet", columns=[field.name]).column(0)
+            column = pq.read_table(province / f"{spec.name}.parquet", columns=[field.name]).column(
+                0
+            )
             present = pc.drop_null(column)
             if len(present):
                 latest = np.datetime64(pc.max(present).as_py().strftime("%Y-%m-%d"))
                 assert latest < end, f"{spec.name}.{field.name} runs to {latest}"
 
 
-def test_manifest_records_config_row_counts_and_realism(province: Path, config: SimulationConfig) -> None:
+def test_manifest_records_config_row_counts_and_realism(
+    province: Path, config: SimulationConfig
+) -> None:
     manifest = json.loads((province / "province.json").read_text(encoding="utf-8"))
     assert manifest["config"]["seed"] == config.seed
     assert manifest["row_counts"]["reg_enterprise"] == config.enterprises

@@ -1,7 +1,8 @@
 """What the lake holds, in the terms a bank's risk officer asks about first.
 
-Row counts per source, the borrowers' annual default rate (the share of borrowers performing at
-the start of a year who reach 90+ days past due within it, from the bank's own loan performance) and, for a synthetic province, the application fraud rate from ground truth.
+Row counts per source; the borrowers' annual default rate (the share of borrowers performing at
+the start of a year who reach 90+ days past due within it, from the bank's own loan performance);
+and, for a synthetic province, the application fraud rate from ground truth.
 The queries run on any DuckDB connection whose views are named after the lake's tables.
 """
 

@@ -89,11 +89,24 @@ def make_chunk(world: World, index: int, lo: int, hi: int, rng: np.random.Genera
     invented = firms.revenue[lo:hi, None] / 12 * np.exp(rng.normal(0, 0.3, h.shape))
     shell_active = shell[:, None] & alive & (t <= ring_month + 1)
     declared = np.where(shell_active, invented, declared)
-    return Chunk(index, lo, hi, h, alive, failed, since, revenue, declared, farming,
-                 pa.array(firms.uscc[lo:hi]))
+    return Chunk(
+        index,
+        lo,
+        hi,
+        h,
+        alive,
+        failed,
+        since,
+        revenue,
+        declared,
+        farming,
+        pa.array(firms.uscc[lo:hi]),
+    )
 
 
-def present(chunk: Chunk, mask: np.ndarray, rng: np.random.Generator, missing: float) -> tuple[np.ndarray, np.ndarray]:
+def present(
+    chunk: Chunk, mask: np.ndarray, rng: np.random.Generator, missing: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(local firm, month) of the rows a monthly source delivers: ``mask`` minus lost months."""
     keep = mask & (rng.random(mask.shape) >= missing)
     rows, cols = np.nonzero(keep)
@@ -101,7 +114,11 @@ def present(chunk: Chunk, mask: np.ndarray, rng: np.random.Generator, missing: f
 
 
 def arrears_flags(
-    strain: np.ndarray, threshold: float, rng: np.random.Generator, firm_sd: float, month_sd: float,
+    strain: np.ndarray,
+    threshold: float,
+    rng: np.random.Generator,
+    firm_sd: float,
+    month_sd: float,
 ) -> np.ndarray:
     """Whether a bill goes unpaid: strain plus firm habit and month noise above a threshold.
 

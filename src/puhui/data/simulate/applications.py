@@ -23,21 +23,43 @@ MONTHLY_APPLY_RATE = 0.022  # per unit of credit demand, for a firm not in distr
 ONLINE_LIMIT = 3_000_000.0
 APPROVE_SCORE = 0.3  # the scorecard cut-off, in health units
 CHINA_OFFSET_MICROS = 8 * 3_600_000_000
-PRODUCTS = np.array(["xiaowei_edai", "keji_edai", "zheshang_edai", "waimao_edai",
-                     "liudishui_edai", "zhongbiao_edai", "zhengcai_edai", "renewal"])
-CHANNELS = np.array(["wechat", "zheliban", "etax", "single_window", "procurement_platform",
-                     "supply_chain_platform", "open_api", "branch"])
+PRODUCTS = np.array(
+    [
+        "xiaowei_edai",
+        "keji_edai",
+        "zheshang_edai",
+        "waimao_edai",
+        "liudishui_edai",
+        "zhongbiao_edai",
+        "zhengcai_edai",
+        "renewal",
+    ]
+)
+CHANNELS = np.array(
+    [
+        "wechat",
+        "zheliban",
+        "etax",
+        "single_window",
+        "procurement_platform",
+        "supply_chain_platform",
+        "open_api",
+        "branch",
+    ]
+)
 # Channel mix per product (rows follow PRODUCTS, columns CHANNELS).
-CHANNEL_MIX = np.array([
-    [0.40, 0.25, 0.18, 0.00, 0.00, 0.02, 0.05, 0.10],
-    [0.40, 0.30, 0.10, 0.00, 0.00, 0.00, 0.10, 0.10],
-    [0.45, 0.30, 0.10, 0.00, 0.00, 0.00, 0.05, 0.10],
-    [0.15, 0.05, 0.05, 0.70, 0.00, 0.00, 0.00, 0.05],
-    [0.10, 0.10, 0.75, 0.00, 0.00, 0.00, 0.00, 0.05],
-    [0.20, 0.10, 0.00, 0.00, 0.60, 0.00, 0.05, 0.05],
-    [0.10, 0.05, 0.00, 0.00, 0.80, 0.00, 0.00, 0.05],
-    [0.60, 0.10, 0.00, 0.00, 0.00, 0.00, 0.00, 0.30],
-])
+CHANNEL_MIX = np.array(
+    [
+        [0.40, 0.25, 0.18, 0.00, 0.00, 0.02, 0.05, 0.10],
+        [0.40, 0.30, 0.10, 0.00, 0.00, 0.00, 0.10, 0.10],
+        [0.45, 0.30, 0.10, 0.00, 0.00, 0.00, 0.05, 0.10],
+        [0.15, 0.05, 0.05, 0.70, 0.00, 0.00, 0.00, 0.05],
+        [0.10, 0.10, 0.75, 0.00, 0.00, 0.00, 0.00, 0.05],
+        [0.20, 0.10, 0.00, 0.00, 0.60, 0.00, 0.05, 0.05],
+        [0.10, 0.05, 0.00, 0.00, 0.80, 0.00, 0.00, 0.05],
+        [0.60, 0.10, 0.00, 0.00, 0.00, 0.00, 0.00, 0.30],
+    ]
+)
 
 
 @dataclass
@@ -77,8 +99,11 @@ class Applications:
 
     @staticmethod
     def concat(parts: list[Applications]) -> Applications:
-        keys = [f.name for f in fields(Applications) if f.name not in
-                {"decision", "approved", "application_id"}]
+        keys = [
+            f.name
+            for f in fields(Applications)
+            if f.name not in {"decision", "approved", "application_id"}
+        ]
         return Applications(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in keys})
 
     def take(self, order: np.ndarray) -> Applications:
@@ -86,8 +111,12 @@ class Applications:
         return Applications(**{k: (v[order] if v is not None else None) for k, v in values.items()})
 
 
-def timestamps(rng: np.random.Generator, timeline: Timeline, month: np.ndarray,
-               day_offset: np.ndarray | None = None) -> np.ndarray:
+def timestamps(
+    rng: np.random.Generator,
+    timeline: Timeline,
+    month: np.ndarray,
+    day_offset: np.ndarray | None = None,
+) -> np.ndarray:
     """Application times: a day in the month (plus an offset), 08:00–22:59 Beijing time, as UTC."""
     day = timeline.day_in_month(month, rng.random(len(month)))
     if day_offset is not None:
@@ -97,7 +126,7 @@ def timestamps(rng: np.random.Generator, timeline: Timeline, month: np.ndarray,
 
 
 def choose_products(rng: np.random.Generator, firms: Firms, firm: np.ndarray) -> np.ndarray:
-    """The product a firm's profile points to (科技e贷 for sci-tech firms, 外贸e贷 for exporters …)."""
+    """The product a firm's profile points to (科技e贷 for sci-tech firms and so on)."""
     u = rng.random(len(firm))
     product = np.where(rng.random(len(firm)) < 0.7, "xiaowei_edai", "zheshang_edai").astype("<U14")
     rules = [
@@ -120,7 +149,9 @@ def choose_channels(rng: np.random.Generator, product: np.ndarray) -> np.ndarray
     return CHANNELS[np.minimum(pick, len(CHANNELS) - 1)]
 
 
-def requested_amounts(rng: np.random.Generator, revenue: np.ndarray, low=0.08, high=0.3) -> np.ndarray:  # type: ignore[no-untyped-def]
+def requested_amounts(
+    rng: np.random.Generator, revenue: np.ndarray, low=0.08, high=0.3
+) -> np.ndarray:  # type: ignore[no-untyped-def]
     raw = revenue * rng.uniform(low, high, len(revenue))
     return np.clip(np.round(raw, -4), 30_000, ONLINE_LIMIT)
 
@@ -145,7 +176,11 @@ def genuine_applications(
         failed = t >= health.failure_month[lo:hi, None]
         distress = np.clip(-(h + 0.8), 0, 2.5)
         rate = MONTHLY_APPLY_RATE * firms.credit_demand[lo:hi, None] * (1 + 1.2 * distress)
-        rate = rate * np.where(failed, 0.3, 1.0) * np.where(bank.borrower_at_start[lo:hi, None], 0.4, 1)
+        rate = (
+            rate
+            * np.where(failed, 0.3, 1.0)
+            * np.where(bank.borrower_at_start[lo:hi, None], 0.4, 1)
+        )
         rate = np.where(alive & ~firms.is_shell[lo:hi, None], rate, 0.0)
         count = rng.poisson(rate)
         rows, cols = np.nonzero(count)
@@ -158,10 +193,17 @@ def genuine_applications(
 
 
 def _own_applications(
-    rng: np.random.Generator, firms: Firms, people: People, bank: Bank, timeline: Timeline,
-    firm: np.ndarray, month: np.ndarray, fraud_type: int, product: np.ndarray | None = None,
+    rng: np.random.Generator,
+    firms: Firms,
+    people: People,
+    bank: Bank,
+    timeline: Timeline,
+    firm: np.ndarray,
+    month: np.ndarray,
+    fraud_type: int,
+    product: np.ndarray | None = None,
 ) -> Applications:
-    """Applications made by the firm's own legal representative from their usual phone and device."""
+    """Applications by the firm's own legal representative from their usual phone and device."""
     n = len(firm)
     applicant = firms.legal_rep[firm]
     phone = people.phone[applicant].copy()
@@ -208,8 +250,11 @@ def decide(
     leverage = apps.requested / np.maximum(firms.revenue[apps.firm], 1.0)
     score = h + apps.score_boost + rng.normal(0, 0.8, apps.n) - 2.5 * np.maximum(leverage - 0.3, 0)
     failed = apps.month >= health.failure_month[apps.firm]
-    decision = np.where(score > APPROVE_SCORE, "approved",
-                        np.where(score > APPROVE_SCORE - 0.5, "referred", "rejected"))
+    decision = np.where(
+        score > APPROVE_SCORE,
+        "approved",
+        np.where(score > APPROVE_SCORE - 0.5, "referred", "rejected"),
+    )
     decision = decision.astype("<U9")
     decision[failed & (rng.random(apps.n) < 0.97)] = "rejected"
     decision[rng.random(apps.n) < 0.04] = "withdrawn"
@@ -249,6 +294,8 @@ def number(apps: Applications) -> Applications:
     """Sort by time and give every application its id (AP + 10 digits)."""
     order = np.lexsort((apps.firm, apps.applied_us))
     ordered = apps.take(order)
-    ordered.application_id = np.char.add("AP", np.char.zfill(np.arange(1, apps.n + 1).astype(str), 10))
+    ordered.application_id = np.char.add(
+        "AP", np.char.zfill(np.arange(1, apps.n + 1).astype(str), 10)
+    )
     ordered._month = apps.month[order]
     return ordered

@@ -52,7 +52,9 @@ class Bank:
             result[rows] = pool[rng.integers(0, len(pool), len(rows))]
         return result
 
-    def become_customer(self, rng: np.random.Generator, firms: np.ndarray, days: np.ndarray) -> None:
+    def become_customer(
+        self, rng: np.random.Generator, firms: np.ndarray, days: np.ndarray
+    ) -> None:
         """Open accounts for firms that borrow without having banked here before."""
         new = ~self.customer[firms]
         firms, days = firms[new], days[new]
@@ -64,8 +66,12 @@ class Bank:
 
 
 def build_bank(
-    config: SimulationConfig, firms: Firms, rng: np.random.Generator, phone_book: names.PhoneBook,
-    start_day: int, last_day: int,
+    config: SimulationConfig,
+    firms: Firms,
+    rng: np.random.Generator,
+    phone_book: names.PhoneBook,
+    start_day: int,
+    last_day: int,
 ) -> Bank:
     """Branches and staff sized to the province, and each firm's relationship with the bank."""
     city_list = cities()
@@ -86,7 +92,9 @@ def build_bank(
     branch_id = np.array(ids)
     branch_division = np.array(divisions_)
     branch_index = {code: i for i, code in enumerate(divisions_)}
-    branch_of_firm = np.array([branch_index[c] for c in firms.county_code]) if firms.n else np.array([])
+    branch_of_firm = (
+        np.array([branch_index[c] for c in firms.county_code]) if firms.n else np.array([])
+    )
 
     shares = config.shares
     larger = firms.size_class != "micro"
@@ -95,7 +103,7 @@ def build_bank(
     established = firms.founded_month <= -3
     score = firms.quality + rng.normal(0, 0.8, firms.n)
     eligible = customer & established & ~firms.is_shell
-    wanted = int(round(shares.borrower_at_start * firms.n))
+    wanted = round(shares.borrower_at_start * firms.n)
     ranked = np.flatnonzero(eligible)[np.argsort(-score[eligible], kind="stable")]
     pool = ranked[: min(len(ranked), int(wanted * 3))]
     borrower = np.zeros(firms.n, dtype=bool)

@@ -55,11 +55,15 @@ class HealthParameters(_Frozen):
     jump_size_max: float = Field(2.8)
     fatal_jump_share: float = Field(0.22, description="share of setbacks that are catastrophic")
     distress_level: float = Field(-1.5, description="health below which a spiral may start")
-    spiral_start_rate: float = Field(0.25, description="monthly chance distress turns into a spiral")
+    spiral_start_rate: float = Field(
+        0.25, description="monthly chance distress turns into a spiral"
+    )
     spiral_drift: float = Field(0.3, description="monthly erosion of the level in a spiral")
     spiral_stop_rate: float = Field(0.2, description="monthly chance a spiral stabilises")
     burn_in_months: int = Field(36, ge=0, description="months of history run before the window")
-    hidden_debt_sd: float = Field(0.6, description="sd of the unobserved shift of a firm's breaking point")
+    hidden_debt_sd: float = Field(
+        0.6, description="sd of the unobserved shift of a firm's breaking point"
+    )
     failure_level: float = Field(-2.6, description="health below which the firm stops paying")
 
 

@@ -64,7 +64,7 @@ class RealFirmFraud:
 
 def scaled_count(per_10k: float, config: SimulationConfig) -> int:
     """Events per 10,000 firms per 36 months, scaled to this province; at least one."""
-    return max(1, int(round(per_10k * config.enterprises / 1e4 * config.months / 36)))
+    return max(1, round(per_10k * config.enterprises / 1e4 * config.months / 36))
 
 
 def plan_rings(config: SimulationConfig, rng: np.random.Generator) -> RingPlan:
@@ -94,38 +94,51 @@ def build_ring_people(
 ) -> tuple[People, Shareholdings, RingIdentifiers]:
     """Straw men and an organiser per ring; shared phones, devices, IP block and address."""
     firms.ring = plan.ring_of_firm.copy()
+    firms.address = firms.address.astype(f"<U{firms.address.dtype.itemsize // 4 + 12}")
     hold_firm, hold_person, hold_share = [], [], []
     ring_phones, ring_devices = [], []
     ip_offsets = rng.integers(0, names.IP_SPACE - 256, plan.rings)
+    shells = np.flatnonzero(plan.ring_of_firm >= 0)
+    recruited: list[People] = []
+    base = people.n
     for r in range(plan.rings):
-        members = np.flatnonzero(plan.ring_of_firm == r)
+        members = shells[plan.ring_of_firm[shells] == r]
         straw_count = max(1, (len(members) + 1) // 2)
         county = firms.county_code[members[:1]].repeat(straw_count + 1)
         recruits = make_people(
-            rng, phone_book, county, rng.random(straw_count + 1) < 0.7,
+            rng,
+            phone_book,
+            county,
+            rng.random(straw_count + 1) < 0.7,
             np.r_[rng.uniform(21, 30, straw_count // 2 + 1), rng.uniform(58, 68, straw_count)][
                 : straw_count + 1
             ],
-            last_day, 3,
+            last_day,
+            3,
         )
         recruits.role[-1] = 4  # the organiser
         recruits.ring[:] = r
         shared_phones = recruits.phone[: rng.integers(1, 3)].copy()
-        recruits.phone[:straw_count] = shared_phones[rng.integers(0, len(shared_phones), straw_count)]
+        recruits.phone[:straw_count] = shared_phones[
+            rng.integers(0, len(shared_phones), straw_count)
+        ]
         shared_devices = names.device_ids(rng, int(rng.integers(1, 3)))
         recruits.device[:] = shared_devices[rng.integers(0, len(shared_devices), recruits.n)]
-        base = people.n
-        people = people.extend(recruits)
+        recruited.append(recruits)
         straw = base + rng.integers(0, straw_count, len(members))
         firms.legal_rep[members] = straw
-        firms.contact_phone[members] = shared_phones[rng.integers(0, len(shared_phones), len(members))]
+        firms.contact_phone[members] = shared_phones[
+            rng.integers(0, len(shared_phones), len(members))
+        ]
         room = rng.integers(201, 299, len(members)).astype(str)
         same_room = rng.random(len(members)) < 0.6
         building = firms.address[members[0]].split("幢")[0]
         if "幢" not in firms.address[members[0]]:
             building = firms.address[members[0]] + "1"
         firms.address[members] = np.where(
-            same_room, f"{building}幢{room[0]}室", np.char.add(np.char.add(building + "幢", room), "室")
+            same_room,
+            f"{building}幢{room[0]}室",
+            np.char.add(np.char.add(building + "幢", room), "室"),
         )
         organiser = base + straw_count
         organiser_share = rng.uniform(0.4, 0.7, len(members))
@@ -134,6 +147,9 @@ def build_ring_people(
         hold_share += [1 - organiser_share, organiser_share]
         ring_phones.append(shared_phones)
         ring_devices.append(shared_devices)
+        base += recruits.n
+    people = People.concat([people, *recruited])  # once, not once per ring
+    firms.address = names.compact(firms.address)
     holdings = Shareholdings(
         firm=np.concatenate(hold_firm) if hold_firm else np.array([], dtype=np.int64),
         holder_is_person=np.ones(sum(len(f) for f in hold_firm), dtype=bool),
@@ -193,8 +209,11 @@ def farming_multiplier(fraud: RealFirmFraud, lo: int, hi: int, months: int) -> n
     result = np.ones((hi - lo, months))
     inside = (fraud.farmers >= lo) & (fraud.farmers < hi)
     for firm, apply, span, factor in zip(
-        fraud.farmers[inside], fraud.farm_apply_month[inside], fraud.farm_months[inside],
-        fraud.farm_factor[inside], strict=True,
+        fraud.farmers[inside],
+        fraud.farm_apply_month[inside],
+        fraud.farm_months[inside],
+        fraud.farm_factor[inside],
+        strict=True,
     ):
         start = max(apply - span, 0)
         ramp = np.linspace(1.0 + (factor - 1) / span, factor, apply - start + 1)

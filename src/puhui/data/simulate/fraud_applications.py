@@ -30,8 +30,13 @@ PROBE_CHANNELS = np.array(["wechat", "zheliban", "open_api", "branch", "etax"])
 
 
 def ring_applications(
-    rng: np.random.Generator, firms: Firms, people: People, bank: Bank, timeline: Timeline,
-    plan: RingPlan, shared: RingIdentifiers,
+    rng: np.random.Generator,
+    firms: Firms,
+    people: People,
+    bank: Bank,
+    timeline: Timeline,
+    plan: RingPlan,
+    shared: RingIdentifiers,
 ) -> Applications:
     """Each ring applies in one wave: days apart, same devices, phones and IP block."""
     members = np.flatnonzero(plan.shell_mask)
@@ -67,30 +72,51 @@ def ring_applications(
 
 
 def farming_applications(
-    rng: np.random.Generator, firms: Firms, people: People, bank: Bank, timeline: Timeline,
+    rng: np.random.Generator,
+    firms: Firms,
+    people: People,
+    bank: Bank,
+    timeline: Timeline,
     fraud: RealFirmFraud,
 ) -> Applications:
     """The application a data farmer has been preparing for: bigger amount, better-looking data."""
-    apps = _own_applications(rng, firms, people, bank, timeline, fraud.farmers,
-                             fraud.farm_apply_month, DATA_FARMING)
+    apps = _own_applications(
+        rng, firms, people, bank, timeline, fraud.farmers, fraud.farm_apply_month, DATA_FARMING
+    )
     apps.requested = np.clip(
-        np.round(firms.revenue[fraud.farmers] * fraud.farm_factor * rng.uniform(0.15, 0.3,
-                 len(fraud.farmers)), -4), 50_000, 3_000_000,
+        np.round(
+            firms.revenue[fraud.farmers]
+            * fraud.farm_factor
+            * rng.uniform(0.15, 0.3, len(fraud.farmers)),
+            -4,
+        ),
+        50_000,
+        3_000_000,
     )
     apps.score_boost = 0.6 * (fraud.farm_factor - 1) + 0.6
     return apps
 
 
 def identity_theft_applications(
-    rng: np.random.Generator, firms: Firms, people: People, bank: Bank, timeline: Timeline,
-    fraud: RealFirmFraud, phone_book: names.PhoneBook,
+    rng: np.random.Generator,
+    firms: Firms,
+    people: People,
+    bank: Bank,
+    timeline: Timeline,
+    fraud: RealFirmFraud,
+    phone_book: names.PhoneBook,
 ) -> tuple[Applications, People]:
     """An impostor applies in a genuine firm's name from a phone and device never seen before."""
     victims = fraud.victims
     n = len(victims)
     impostors = make_people(
-        rng, phone_book, firms.county_code[victims], rng.random(n) < 0.8,
-        rng.uniform(22, 45, n), timeline.last_day, 5,
+        rng,
+        phone_book,
+        firms.county_code[victims],
+        rng.random(n) < 0.8,
+        rng.uniform(22, 45, n),
+        timeline.last_day,
+        5,
     )
     first = people.n
     people = people.extend(impostors)
@@ -113,7 +139,11 @@ def identity_theft_applications(
 
 
 def probing_applications(
-    rng: np.random.Generator, firms: Firms, people: People, bank: Bank, timeline: Timeline,
+    rng: np.random.Generator,
+    firms: Firms,
+    people: People,
+    bank: Bank,
+    timeline: Timeline,
     fraud: RealFirmFraud,
 ) -> Applications:
     """Bursts of 3–8 applications within days, amounts edited down, channels and staff rotated."""
@@ -121,8 +151,9 @@ def probing_applications(
     firm = np.repeat(fraud.probers, bursts)
     step = np.concatenate([np.arange(k) for k in bursts])
     n = len(firm)
-    apps = _own_applications(rng, firms, people, bank, timeline, firm,
-                             np.repeat(fraud.probe_month, bursts), PROBING)
+    apps = _own_applications(
+        rng, firms, people, bank, timeline, firm, np.repeat(fraud.probe_month, bursts), PROBING
+    )
     start = apps.applied_us[np.r_[0, np.cumsum(bursts)[:-1]]]
     gaps = rng.integers(0, 4, n) * MICROS_PER_DAY + rng.integers(600, 20_000, n) * 1_000_000
     gaps[step == 0] = 0

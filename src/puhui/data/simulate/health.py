@@ -38,7 +38,9 @@ class Health:
     distress_months: np.ndarray  # months spent in a spiral, per firm (for the report)
 
 
-def _factors(rng: np.random.Generator, count: int, months: int, sd: float, phi: float) -> np.ndarray:
+def _factors(
+    rng: np.random.Generator, count: int, months: int, sd: float, phi: float
+) -> np.ndarray:
     """Stationary AR(1) factor paths, one row per industry or city."""
     paths = np.empty((count, months))
     state = rng.normal(0, sd / np.sqrt(1 - phi**2), count)
@@ -68,9 +70,7 @@ def simulate_health(
     volatility = np.array([d.volatility for d in divs])[division] * params.volatility_scale
     cyclicality = np.array([d.cyclicality for d in divs])[division]
     polluting = np.array([d.kwh_per_10k_yuan >= POLLUTING_KWH for d in divs])[division]
-    industry = _factors(
-        rng, len(divs), months, params.industry_shock_sd, params.factor_persistence
-    )
+    industry = _factors(rng, len(divs), months, params.industry_shock_sd, params.factor_persistence)
     region = _factors(rng, len(cities()), months, params.city_shock_sd, params.factor_persistence)
 
     phi = params.transitory_persistence
@@ -80,8 +80,11 @@ def simulate_health(
     # state (firms already carrying old setbacks), floored clear of distress.
     for _ in range(params.burn_in_months):
         level += params.level_recovery * (quality - level)
-        level -= np.where(rng.random(n) < params.jump_rate,
-                          rng.uniform(params.jump_size_min, params.jump_size_max, n), 0.0)
+        level -= np.where(
+            rng.random(n) < params.jump_rate,
+            rng.uniform(params.jump_size_min, params.jump_size_max, n),
+            0.0,
+        )
     level = np.maximum(level, params.distress_level + 0.3)
     # What no source sees: private (民间借贷) debts make some firms fail sooner, an owner's
     # own wealth keeps others going longer.
@@ -99,8 +102,9 @@ def simulate_health(
         suspended = polluting & (rng.random(n) < params.jump_rate / 3)
         jump_size = rng.uniform(params.jump_size_min, params.jump_size_max, n)
         fatal = rng.random(n) < params.fatal_jump_share
-        jump_size = np.where(fatal, rng.uniform(params.jump_size_max, 2 * params.jump_size_max, n),
-                             jump_size)
+        jump_size = np.where(
+            fatal, rng.uniform(params.jump_size_max, 2 * params.jump_size_max, n), jump_size
+        )
         level += params.level_recovery * (quality - level)
         level -= np.where(lost_customer | suspended, jump_size, 0.0)
         level -= np.where(spiral, params.spiral_drift, 0.0)

@@ -44,8 +44,12 @@ class Loans:
         return len(self.firm)
 
     def concat(self, other: Loans) -> Loans:
-        return Loans(**{f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)])
-                        for f in fields(self)})
+        return Loans(
+            **{
+                f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)])
+                for f in fields(self)
+            }
+        )
 
     def disbursed_month(self, timeline: Timeline) -> np.ndarray:
         return timeline.month_of_day(self.disbursed_day)
@@ -63,8 +67,11 @@ def lpr_bp(month_start_day: np.ndarray) -> np.ndarray:
 def _terms(rng: np.random.Generator, n: int, long_share: float) -> tuple[np.ndarray, np.ndarray]:
     long = rng.random(n) < long_share
     term = np.where(long, 36, 12)
-    method = np.where(long, "equal_instalment",
-                      np.where(rng.random(n) < 0.4, "revolving", "interest_only_balloon"))
+    method = np.where(
+        long,
+        "equal_instalment",
+        np.where(rng.random(n) < 0.4, "revolving", "interest_only_balloon"),
+    )
     return term, method
 
 
@@ -86,8 +93,18 @@ def starting_loans(rng: np.random.Generator, firms: Firms, bank: Bank, timeline:
     product = np.where(rng.random(n) < 0.3, "offline_sme", "xiaowei_edai")
     principal = np.clip(np.round(firms.revenue[firm] * rng.uniform(0.08, 0.25, n), -4), 1e5, 1e7)
     np.minimum.at(bank.opened_day, firm, np.maximum(day - 30, firms.founded_day[firm]))
-    return Loans(firm, product, day, term, principal, _price(rng, firms, firm, day), method,
-                 np.full(n, -1), np.full(n, NEVER), np.full(n, "", dtype="<U7"))
+    return Loans(
+        firm,
+        product,
+        day,
+        term,
+        principal,
+        _price(rng, firms, firm, day),
+        method,
+        np.full(n, -1),
+        np.full(n, NEVER),
+        np.full(n, "", dtype="<U7"),
+    )
 
 
 def application_loans(
@@ -101,14 +118,27 @@ def application_loans(
     firm = apps.firm[approved]
     term, method = _terms(rng, len(firm), 0.3)
     bank.become_customer(rng, firm, day)
-    return Loans(firm, apps.product[approved], day, term, apps.approved[approved],
-                 _price(rng, firms, firm, day), method, approved, np.full(len(firm), NEVER),
-                 np.full(len(firm), "", dtype="<U7"))
+    return Loans(
+        firm,
+        apps.product[approved],
+        day,
+        term,
+        apps.approved[approved],
+        _price(rng, firms, firm, day),
+        method,
+        approved,
+        np.full(len(firm), NEVER),
+        np.full(len(firm), "", dtype="<U7"),
+    )
 
 
 def apply_stops(
-    rng: np.random.Generator, loans: Loans, firms: Firms, health: Health,
-    fraud_of_loan: np.ndarray, timeline: Timeline,
+    rng: np.random.Generator,
+    loans: Loans,
+    firms: Firms,
+    health: Health,
+    fraud_of_loan: np.ndarray,
+    timeline: Timeline,
 ) -> None:
     """When each loan stops being paid: at the borrower's failure, or at a fraud bust-out.
 
@@ -119,7 +149,9 @@ def apply_stops(
     stop = health.failure_month[loans.firm].astype(np.int64)
     bust = (fraud_of_loan == SHELL) | (fraud_of_loan == IDENTITY_THEFT)
     farmer_bust = (fraud_of_loan == DATA_FARMING) & (rng.random(loans.n) < 0.45)
-    bust_month = start + np.where(farmer_bust, rng.integers(3, 9, loans.n), rng.integers(1, 3, loans.n))
+    bust_month = start + np.where(
+        farmer_bust, rng.integers(3, 9, loans.n), rng.integers(1, 3, loans.n)
+    )
     stop = np.where(bust | farmer_bust, np.minimum(stop, bust_month), stop)
     stop = np.maximum(stop, start + 1)
     loans.stop_month = np.where(stop <= loans.maturity_month(timeline), stop, NEVER)
@@ -128,8 +160,14 @@ def apply_stops(
 
 
 def _roll_over(
-    rng: np.random.Generator, batch: Loans, firms: Firms, people: People, bank: Bank,
-    health: Health, timeline: Timeline, app_base: int,
+    rng: np.random.Generator,
+    batch: Loans,
+    firms: Firms,
+    people: People,
+    bank: Bank,
+    health: Health,
+    timeline: Timeline,
+    app_base: int,
 ) -> tuple[Loans, Applications]:
     """Loans of ``batch`` maturing in the window: 续贷 for firms in good standing, else repaid."""
     months = timeline.months
@@ -141,8 +179,17 @@ def _roll_over(
     wants = healthy & (rng.random(len(idx)) < RENEWAL_RATE)
     asks = wants | (alive & ~healthy & (rng.random(len(idx)) < 0.5))
     batch.outcome[idx] = np.where(wants, "renewed", "repaid")
-    apps = _own_applications(rng, firms, people, bank, timeline, firm[asks], t[asks], 0,
-                             np.full(int(asks.sum()), "renewal", dtype="<U14"))
+    apps = _own_applications(
+        rng,
+        firms,
+        people,
+        bank,
+        timeline,
+        firm[asks],
+        t[asks],
+        0,
+        np.full(int(asks.sum()), "renewal", dtype="<U14"),
+    )
     rolled = idx[wants]
     renewed_principal = np.round(batch.principal[rolled] * rng.uniform(0.9, 1.15, len(rolled)), -4)
     apps.requested = batch.principal[idx][asks]
@@ -151,23 +198,40 @@ def _roll_over(
     apps.approved = np.where(wants[asks], apps.requested, np.nan)
     app_index = app_base + (np.cumsum(asks) - 1)[wants]
     day_of_month = batch.disbursed_day[rolled] - timeline.month_start_days(
-        batch.disbursed_month(timeline)[rolled])
-    day = np.minimum(timeline.month_start_days(maturity[rolled]) + day_of_month,
-                     timeline.month_end_days(maturity[rolled]))
+        batch.disbursed_month(timeline)[rolled]
+    )
+    day = np.minimum(
+        timeline.month_start_days(maturity[rolled]) + day_of_month,
+        timeline.month_end_days(maturity[rolled]),
+    )
     apps.applied_us[wants[asks]] = np.minimum(
-        apps.applied_us[wants[asks]], day * MICROS_PER_DAY - 3_600_000_000)
+        apps.applied_us[wants[asks]], day * MICROS_PER_DAY - 3_600_000_000
+    )
     n = len(rolled)
     term, method = _terms(rng, n, 0.0)
-    nxt = Loans(batch.firm[rolled], np.full(n, "renewal", dtype="<U14"), day, term,
-                renewed_principal,
-                _price(rng, firms, batch.firm[rolled], day), method, app_index,
-                np.full(n, NEVER), np.full(n, "", dtype="<U7"))
+    nxt = Loans(
+        batch.firm[rolled],
+        np.full(n, "renewal", dtype="<U14"),
+        day,
+        term,
+        renewed_principal,
+        _price(rng, firms, batch.firm[rolled], day),
+        method,
+        app_index,
+        np.full(n, NEVER),
+        np.full(n, "", dtype="<U7"),
+    )
     return nxt, apps
 
 
 def build_loan_book(
-    rng: np.random.Generator, firms: Firms, people: People, bank: Bank, health: Health,
-    apps: Applications, timeline: Timeline,
+    rng: np.random.Generator,
+    firms: Firms,
+    people: People,
+    bank: Bank,
+    health: Health,
+    apps: Applications,
+    timeline: Timeline,
 ) -> tuple[Loans, Applications]:
     """Every loan of the window and the renewal applications that rolled them over.
 
@@ -175,7 +239,8 @@ def build_loan_book(
     appended after them, and each loan's ``application`` indexes that combined list.
     """
     book = starting_loans(rng, firms, bank, timeline).concat(
-        application_loans(rng, firms, bank, apps, timeline))
+        application_loans(rng, firms, bank, apps, timeline)
+    )
     fraud = np.where(book.application >= 0, apps.fraud_type[np.maximum(book.application, 0)], 0)
     apply_stops(rng, book, firms, health, fraud, timeline)
     batches, renewal_apps = [book], []
@@ -209,10 +274,13 @@ class EmergencyBorrowing:
         """(firms lo..hi, months): how many emergency lenders each firm has by each month."""
         month = np.asarray(month)[None, :]
         return (month >= self.first_month[lo:hi, None]).astype(np.int64) + (
-            month >= self.second_month[lo:hi, None])
+            month >= self.second_month[lo:hi, None]
+        )
 
 
-def emergency_borrowing(rng: np.random.Generator, firms: Firms, health: Health) -> EmergencyBorrowing:
+def emergency_borrowing(
+    rng: np.random.Generator, firms: Firms, health: Health
+) -> EmergencyBorrowing:
     """Firms below −1.3 and not yet failed take a new lender with 12% chance a month (≤ 2)."""
     n, months = health.h.shape
     first = np.full(n, NEVER, dtype=np.int64)
@@ -226,7 +294,11 @@ def emergency_borrowing(rng: np.random.Generator, firms: Firms, health: Health) 
 
 
 def default_months(
-    loans: Loans, firms: Firms, health: Health, emergency: EmergencyBorrowing, timeline: Timeline,
+    loans: Loans,
+    firms: Firms,
+    health: Health,
+    emergency: EmergencyBorrowing,
+    timeline: Timeline,
     substandard_days: int,
 ) -> np.ndarray:
     """First month any debt of the firm is more than ``substandard_days`` overdue (NEVER if none).
@@ -237,24 +309,31 @@ def default_months(
     default = np.full(firms.n, NEVER, dtype=np.int64)
     stopped = loans.stop_month < NEVER
     loan_default = first_month_past(
-        timeline, loans.stop_month[stopped], firms.due_day[loans.firm[stopped]], substandard_days)
+        timeline, loans.stop_month[stopped], firms.due_day[loans.firm[stopped]], substandard_days
+    )
     np.minimum.at(default, loans.firm[stopped], loan_default)
     external = ((firms.external_debt > 0) | (emergency.first_month <= health.failure_month)) & (
-        health.failure_month < NEVER)
+        health.failure_month < NEVER
+    )
     ext_default = first_month_past(
-        timeline, health.failure_month[external], firms.due_day[external], substandard_days)
+        timeline, health.failure_month[external], firms.due_day[external], substandard_days
+    )
     default[external] = np.minimum(default[external], ext_default)
     default[default >= timeline.months] = NEVER
     return default
 
 
-def overdue_days(timeline: Timeline, stop: np.ndarray, due_day: np.ndarray, month: np.ndarray) -> np.ndarray:
+def overdue_days(
+    timeline: Timeline, stop: np.ndarray, due_day: np.ndarray, month: np.ndarray
+) -> np.ndarray:
     """Days overdue at the end of ``month`` for a debt unpaid since its due day in ``stop``."""
     due = timeline.month_start_days(stop) + due_day - 1
     return np.maximum(timeline.month_end_days(month) - due + 1, 0)
 
 
-def first_month_past(timeline: Timeline, stop: np.ndarray, due_day: np.ndarray, days: int) -> np.ndarray:
+def first_month_past(
+    timeline: Timeline, stop: np.ndarray, due_day: np.ndarray, days: int
+) -> np.ndarray:
     """First month whose end is more than ``days`` days past the missed due date."""
     month = stop.copy()
     for _ in range(days // 28 + 2):

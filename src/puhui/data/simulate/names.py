@@ -11,32 +11,96 @@ from __future__ import annotations
 import numpy as np
 
 # Common surnames, Zhejiang-heavy first (陈, 王, 张, 李, 吴, 周, 徐, 林, 金, 朱 …).
-SURNAMES = np.array(list(
-    "陈王张李吴周徐林金朱杨黄赵刘胡郑何叶潘沈应方楼蒋俞许钱孙马高罗梁宋谢韩唐冯董邓曹袁"
-    "彭蔡余杜程苏魏丁姚卢姜汪范石傅戴夏章郭"
-))
+SURNAMES = np.array(
+    list(
+        "陈王张李吴周徐林金朱杨黄赵刘胡郑何叶潘沈应方楼蒋俞许钱孙马高罗梁宋谢韩唐冯董邓曹袁"
+        "彭蔡余杜程苏魏丁姚卢姜汪范石傅戴夏章郭"
+    )
+)
 _SURNAME_WEIGHTS = np.linspace(3.0, 0.5, len(SURNAMES))
-GIVEN_CHARS = np.array(list(
-    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志红文辉力斌波宇浩凯健俊帆鹏飞"
-    "晨琳雪梅佳慧欣怡婷颖峰海军亮成林春燕晓东立新永丹萍旭阳"
-))
-TRADE_CHARS = np.array(list(
-    "鑫达华兴盛恒通泰丰源宏远瑞昌隆祥博创嘉禾汇金银星宇锦程东方中天立信安康永利新诚德"
-    "凯越力奥美尚优品联合众科翔迈峰正帆航亚欧环球锐"
-))
-STREETS = np.array([
-    "人民", "解放", "建设", "中山", "环城", "工业", "科技", "创业", "兴业", "滨江", "文化", "新华",
-    "振兴", "开发", "经济", "长江", "东海", "西湖", "望江", "府前", "城东", "城西", "江南", "湖滨",
-    "青年", "胜利", "商贸", "物流", "金融", "学院", "园区", "丰收", "世纪", "迎宾", "前进", "光明",
-])
+GIVEN_CHARS = np.array(
+    list(
+        "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志红文辉力斌波宇浩凯健俊帆鹏飞"
+        "晨琳雪梅佳慧欣怡婷颖峰海军亮成林春燕晓东立新永丹萍旭阳"
+    )
+)
+TRADE_CHARS = np.array(
+    list(
+        "鑫达华兴盛恒通泰丰源宏远瑞昌隆祥博创嘉禾汇金银星宇锦程东方中天立信安康永利新诚德"
+        "凯越力奥美尚优品联合众科翔迈峰正帆航亚欧环球锐"
+    )
+)
+STREETS = np.array(
+    [
+        "人民",
+        "解放",
+        "建设",
+        "中山",
+        "环城",
+        "工业",
+        "科技",
+        "创业",
+        "兴业",
+        "滨江",
+        "文化",
+        "新华",
+        "振兴",
+        "开发",
+        "经济",
+        "长江",
+        "东海",
+        "西湖",
+        "望江",
+        "府前",
+        "城东",
+        "城西",
+        "江南",
+        "湖滨",
+        "青年",
+        "胜利",
+        "商贸",
+        "物流",
+        "金融",
+        "学院",
+        "园区",
+        "丰收",
+        "世纪",
+        "迎宾",
+        "前进",
+        "光明",
+    ]
+)
 # Short trade words per GB/T 4754 division, for enterprise names.
 INDUSTRY_WORDS: dict[str, str] = {
-    "A01": "农业开发", "C13": "食品", "C17": "纺织", "C18": "服饰", "C19": "鞋业", "C24": "工艺品",
-    "C26": "化工", "C29": "塑料制品", "C33": "金属制品", "C34": "机械", "C35": "设备",
-    "C36": "汽车零部件", "C38": "电器", "C39": "电子", "C40": "仪器仪表", "C41": "实业",
-    "E47": "建设", "E48": "建筑工程", "F51": "贸易", "F52": "商贸", "G54": "运输",
-    "G58": "货运代理", "H61": "酒店管理", "H62": "餐饮管理", "I64": "网络科技",
-    "I65": "信息技术", "L72": "企业管理咨询", "M75": "科技", "O80": "家政服务",
+    "A01": "农业开发",
+    "C13": "食品",
+    "C17": "纺织",
+    "C18": "服饰",
+    "C19": "鞋业",
+    "C24": "工艺品",
+    "C26": "化工",
+    "C29": "塑料制品",
+    "C33": "金属制品",
+    "C34": "机械",
+    "C35": "设备",
+    "C36": "汽车零部件",
+    "C38": "电器",
+    "C39": "电子",
+    "C40": "仪器仪表",
+    "C41": "实业",
+    "E47": "建设",
+    "E48": "建筑工程",
+    "F51": "贸易",
+    "F52": "商贸",
+    "G54": "运输",
+    "G58": "货运代理",
+    "H61": "酒店管理",
+    "H62": "餐饮管理",
+    "I64": "网络科技",
+    "I65": "信息技术",
+    "L72": "企业管理咨询",
+    "M75": "科技",
+    "O80": "家政服务",
 }
 OUT_OF_PROVINCE_DIVISIONS = np.array(["340102", "360102", "410102", "420102", "430102", "510104"])
 
@@ -76,7 +140,7 @@ def trade_names(rng: np.random.Generator, size: int) -> np.ndarray:
 def enterprise_names(
     rng: np.random.Generator, city_names: np.ndarray, industry_codes: np.ndarray
 ) -> np.ndarray:
-    """"<city><字号><trade word>有限公司", e.g. 宁波恒通机械有限公司."""
+    """ "<city><字号><trade word>有限公司", e.g. 宁波恒通机械有限公司."""
     words = np.array([INDUSTRY_WORDS.get(code, "实业") for code in industry_codes])
     short_city = np.char.replace(city_names, "市", "")
     name = np.char.add(np.char.add(short_city, trade_names(rng, len(words))), words)
@@ -86,7 +150,7 @@ def enterprise_names(
 def addresses(
     rng: np.random.Generator, city_names: np.ndarray, county_names: np.ndarray
 ) -> np.ndarray:
-    """"<city><county><street>路<n>号" with a room number for a share of firms."""
+    """ "<city><county><street>路<n>号" with a room number for a share of firms."""
     size = len(city_names)
     street = np.char.add(pick(rng, STREETS, size), "路")
     number = np.char.add(rng.integers(1, 999, size).astype(str), "号")
@@ -129,8 +193,14 @@ def ip_addresses(offsets: np.ndarray) -> np.ndarray:
     offsets = np.asarray(offsets, dtype=np.int64) % IP_SPACE
     third = 18 + offsets // 65_536
     rest = offsets % 65_536
-    parts = [np.full(len(offsets), "198."), third.astype(str), np.full(len(offsets), "."),
-             (rest // 256).astype(str), np.full(len(offsets), "."), (rest % 256).astype(str)]
+    parts = [
+        np.full(len(offsets), "198."),
+        third.astype(str),
+        np.full(len(offsets), "."),
+        (rest // 256).astype(str),
+        np.full(len(offsets), "."),
+        (rest % 256).astype(str),
+    ]
     result = parts[0]
     for part in parts[1:]:
         result = np.char.add(result, part)

@@ -26,10 +26,19 @@ def blacklist_table(world: World, dishonest: pa.Table, rng: np.random.Generator)
 
     party = dishonest.column("party_id").to_numpy(zero_copy_only=False)
     kind = dishonest.column("party_type").to_numpy(zero_copy_only=False)
-    listed = dishonest.column("listed_on").cast("int32").to_numpy(zero_copy_only=False).astype(np.int64)
+    listed = (
+        dishonest.column("listed_on").cast("int32").to_numpy(zero_copy_only=False).astype(np.int64)
+    )
     shared = rng.random(len(party)) < 0.8
-    parts.append(("pboc", np.asarray(kind[shared]), np.asarray(party[shared]), listed[shared] + 7,
-                  "失信被执行人"))
+    parts.append(
+        (
+            "pboc",
+            np.asarray(kind[shared]),
+            np.asarray(party[shared]),
+            listed[shared] + 7,
+            "失信被执行人",
+        )
+    )
 
     share = world.config.fraud.blacklist_share
     for r in range(world.rings.rings):
@@ -39,24 +48,55 @@ def blacklist_table(world: World, dishonest: pa.Table, rng: np.random.Generator)
         phones = world.ring_ids.phones[r]
         devices = world.ring_ids.devices[r]
         straw = np.flatnonzero((people.ring == r) & (people.role == 3))
-        for subject, values in (("phone", phones), ("device", devices),
-                                ("person", people.id_number[straw])):
+        for subject, values in (
+            ("phone", phones),
+            ("device", devices),
+            ("person", people.id_number[straw]),
+        ):
             chosen = values[rng.random(len(values)) < share]
-            parts.append(("group_shentu", np.full(len(chosen), subject), chosen,
-                          np.full(len(chosen), min(day, tl.last_day)), "团伙欺诈关联"))
+            parts.append(
+                (
+                    "group_shentu",
+                    np.full(len(chosen), subject),
+                    chosen,
+                    np.full(len(chosen), min(day, tl.last_day)),
+                    "团伙欺诈关联",
+                )
+            )
     thefts = np.flatnonzero(world.apps.fraud_type == IDENTITY_THEFT)
     caught = thefts[rng.random(len(thefts)) < 0.5]
-    caught_day = world.apps.applied_us[caught] // 86_400_000_000 + rng.integers(30, 200, len(caught))
+    caught_day = world.apps.applied_us[caught] // 86_400_000_000 + rng.integers(
+        30, 200, len(caught)
+    )
     keep = caught_day <= tl.last_day
-    parts.append(("group_shentu", np.full(keep.sum(), "phone"), world.apps.phone[caught][keep],
-                  caught_day[keep], "冒名申请"))
+    parts.append(
+        (
+            "group_shentu",
+            np.full(keep.sum(), "phone"),
+            world.apps.phone[caught][keep],
+            caught_day[keep],
+            "冒名申请",
+        )
+    )
     noise = max(5, firms.n // 500)
-    parts.append(("group_shentu", np.full(noise, "phone"),
-                  names.phones(rng.integers(0, names.PHONE_SPACE, noise)),
-                  tl.starts[0] - rng.integers(0, 1_000, noise), "外部欺诈情报"))
-    parts.append(("group_shentu", np.full(noise, "ip"),
-                  names.ip_addresses(rng.integers(0, names.IP_SPACE, noise)),
-                  tl.starts[0] - rng.integers(0, 1_000, noise), "代理IP"))
+    parts.append(
+        (
+            "group_shentu",
+            np.full(noise, "phone"),
+            names.phones(rng.integers(0, names.PHONE_SPACE, noise)),
+            tl.starts[0] - rng.integers(0, 1_000, noise),
+            "外部欺诈情报",
+        )
+    )
+    parts.append(
+        (
+            "group_shentu",
+            np.full(noise, "ip"),
+            names.ip_addresses(rng.integers(0, names.IP_SPACE, noise)),
+            tl.starts[0] - rng.integers(0, 1_000, noise),
+            "代理IP",
+        )
+    )
 
     lm = world.loan_months
     written = lm.status == WRITTEN_OFF
@@ -65,8 +105,15 @@ def blacklist_table(world: World, dishonest: pa.Table, rng: np.random.Generator)
     np.minimum.at(first_write_off, lm.firm[written], lm.month[written])
     day = tl.month_end_days(first_write_off[firm])
     parts.append(("internal", np.full(len(firm), "enterprise"), firms.uscc[firm], day, "核销"))
-    parts.append(("internal", np.full(len(firm), "person"), people.id_number[firms.legal_rep[firm]], day,
-                  "核销企业法定代表人"))
+    parts.append(
+        (
+            "internal",
+            np.full(len(firm), "person"),
+            people.id_number[firms.legal_rep[firm]],
+            day,
+            "核销企业法定代表人",
+        )
+    )
 
     list_name = np.concatenate([np.full(len(p[1]), p[0]) for p in parts])
     subject_type = np.concatenate([p[1] for p in parts]).astype(str)
@@ -74,11 +121,20 @@ def blacklist_table(world: World, dishonest: pa.Table, rng: np.random.Generator)
     listed_on = np.minimum(np.concatenate([p[3] for p in parts]).astype(np.int64), tl.last_day)
     reason = np.concatenate([np.full(len(p[1]), p[4]) for p in parts])
     order = np.lexsort((listed_on, value, subject_type, list_name))
-    key = np.char.add(np.char.add(list_name[order], "|"), np.char.add(np.char.add(subject_type[order], "|"),
-                                                                       value[order]))
+    key = np.char.add(
+        np.char.add(list_name[order], "|"),
+        np.char.add(np.char.add(subject_type[order], "|"), value[order]),
+    )
     first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.array([], dtype=bool)
     keep = order[first]
-    return build_table("blacklist_entry", {
-        "list_name": list_name[keep], "subject_type": subject_type[keep], "subject_value": value[keep],
-        "listed_on": listed_on[keep], "removed_on": np.full(len(keep), NULL_DAY), "reason": reason[keep],
-    })
+    return build_table(
+        "blacklist_entry",
+        {
+            "list_name": list_name[keep],
+            "subject_type": subject_type[keep],
+            "subject_value": value[keep],
+            "listed_on": listed_on[keep],
+            "removed_on": np.full(len(keep), NULL_DAY),
+            "reason": reason[keep],
+        },
+    )

@@ -23,8 +23,10 @@ PATENT_WEIGHTS = np.array([2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5])
 
 def patent_numbers(years: np.ndarray, kinds: np.ndarray, serials: np.ndarray) -> np.ndarray:
     """CNIPA application numbers: CN + year + type digit + 7-digit serial + '.' + check digit."""
-    body = np.char.add(np.char.add(years.astype(str), PATENT_TYPE_DIGIT[kinds]),
-                       np.char.zfill(serials.astype(str), 7))
+    body = np.char.add(
+        np.char.add(years.astype(str), PATENT_TYPE_DIGIT[kinds]),
+        np.char.zfill(serials.astype(str), 7),
+    )
     body = np.ascontiguousarray(body.astype("<U12"))
     digits = body.view("<U1").reshape(len(body), 12).astype(np.int64)
     check = (digits * PATENT_WEIGHTS).sum(axis=1) % 11
@@ -57,8 +59,11 @@ def patent_table(world: World, chunk: Chunk, rng: np.random.Generator) -> pa.Tab
     firm = np.r_[old_firm, new_firm]
     applied = np.r_[old_day, new_day]
     kind = rng.choice(3, len(firm), p=[0.3, 0.5, 0.2])
-    wait = np.where(kind == 0, rng.integers(540, 1100, len(firm)),
-                    np.where(kind == 1, rng.integers(180, 360, len(firm)), rng.integers(120, 240, len(firm))))
+    wait = np.where(
+        kind == 0,
+        rng.integers(540, 1100, len(firm)),
+        np.where(kind == 1, rng.integers(180, 360, len(firm)), rng.integers(120, 240, len(firm))),
+    )
     rejected = (kind == 0) & (rng.random(len(firm)) < 0.15) & (applied + wait <= tl.last_day)
     granted_day = applied + wait
     granted = ~rejected & (granted_day <= tl.last_day)
@@ -66,16 +71,24 @@ def patent_table(world: World, chunk: Chunk, rng: np.random.Generator) -> pa.Tab
     lapse_day = tl.month_start_days(np.minimum(failure, months * 4) + 6)
     lapsed = granted & (failure < months) & (lapse_day <= tl.last_day)
     lapsed |= granted & (applied < tl.last_day - 8 * 365) & (rng.random(len(firm)) < 0.3)
-    status = np.where(rejected, "rejected", np.where(lapsed, "lapsed",
-                      np.where(granted, "granted", "pending")))
+    status = np.where(
+        rejected, "rejected", np.where(lapsed, "lapsed", np.where(granted, "granted", "pending"))
+    )
     if len(firm) >= PATENTS_PER_CHUNK:
         raise ValueError("too many patents in one chunk for unique application numbers")
     year = applied.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
     numbers = patent_numbers(year, kind, chunk.index * PATENTS_PER_CHUNK + np.arange(len(firm)))
-    return build_table("ip_patent", {
-        "patent_no": numbers, "uscc": take_strings(chunk.uscc, firm), "patent_type": PATENT_TYPES[kind],
-        "applied_on": applied, "granted_on": np.where(granted, granted_day, NULL_DAY), "status": status,
-    })
+    return build_table(
+        "ip_patent",
+        {
+            "patent_no": numbers,
+            "uscc": take_strings(chunk.uscc, firm),
+            "patent_type": PATENT_TYPES[kind],
+            "applied_on": applied,
+            "granted_on": np.where(granted, granted_day, NULL_DAY),
+            "status": status,
+        },
+    )
 
 
 def scitech_table(world: World, chunk: Chunk, rng: np.random.Generator) -> pa.Table:
@@ -92,22 +105,27 @@ def scitech_table(world: World, chunk: Chunk, rng: np.random.Generator) -> pa.Ta
         listed &= ~chunk.failed[local][:, in_year].any(axis=1) & (rng.random(len(local)) < 0.7)
         end = np.full(len(local), np.datetime64(f"{year}-12-31").astype(np.int64))
         parts.append((local[listed], "tech_sme", "provincial", start[listed], end[listed]))
-    for kind, level, share, bias in (("high_tech", "national", 0.35, 0.2),
-                                     ("specialized_sme", "provincial", 0.1, 0.25),
-                                     ("little_giant", "national", 0.01, 0.05)):
+    for kind, level, share, bias in (
+        ("high_tech", "national", 0.35, 0.2),
+        ("specialized_sme", "provincial", 0.1, 0.25),
+        ("little_giant", "national", 0.01, 0.05),
+    ):
         chosen = rng.random(len(local)) < share + bias * larger
         start = tl.starts[0] - rng.integers(-600, 1_100, len(local))
         start = np.maximum(start, firms.founded_day[lo:hi][local] + 365)
         keep = chosen & (start <= tl.last_day)
         parts.append((local[keep], kind, level, start[keep], start[keep] + 3 * 365))
     firm = np.concatenate([p[0] for p in parts])
-    return build_table("ip_scitech_list", {
-        "uscc": take_strings(chunk.uscc, firm),
-        "list_type": np.concatenate([np.full(len(p[0]), p[1]) for p in parts]),
-        "level": np.concatenate([np.full(len(p[0]), p[2]) for p in parts]),
-        "start_on": np.concatenate([p[3] for p in parts]),
-        "end_on": np.concatenate([p[4] for p in parts]),
-    })
+    return build_table(
+        "ip_scitech_list",
+        {
+            "uscc": take_strings(chunk.uscc, firm),
+            "list_type": np.concatenate([np.full(len(p[0]), p[1]) for p in parts]),
+            "level": np.concatenate([np.full(len(p[0]), p[2]) for p in parts]),
+            "start_on": np.concatenate([p[3] for p in parts]),
+            "end_on": np.concatenate([p[4] for p in parts]),
+        },
+    )
 
 
 def park_table() -> pa.Table:
@@ -138,12 +156,21 @@ def park_table() -> pa.Table:
                 divisions_.append(code)
                 types.append("incubator")
                 levels.append("municipal")
-    return build_table("park", {"park_id": np.array(ids), "name": np.array(names_),
-                                "division_code": np.array(divisions_), "park_type": np.array(types),
-                                "level": np.array(levels)})
+    return build_table(
+        "park",
+        {
+            "park_id": np.array(ids),
+            "name": np.array(names_),
+            "division_code": np.array(divisions_),
+            "park_type": np.array(types),
+            "level": np.array(levels),
+        },
+    )
 
 
-def park_membership_table(world: World, chunk: Chunk, parks: pa.Table, rng: np.random.Generator) -> pa.Table:
+def park_membership_table(
+    world: World, chunk: Chunk, parks: pa.Table, rng: np.random.Generator
+) -> pa.Table:
     """park_membership: manufacturers and tech firms in a park of their county or city."""
     firms, tl = world.firms, world.timeline
     lo, hi = chunk.lo, chunk.hi
@@ -162,13 +189,23 @@ def park_membership_table(world: World, chunk: Chunk, parks: pa.Table, rng: np.r
     city_zone = np.char.add(np.char.add("PK", city), "01")
     park = np.where(exists, candidate, np.where(rng.random(len(local)) < 0.3, city_zone, fallback))
     founded = firms.founded_day[lo:hi][local]
-    entered = founded + (rng.random(len(local)) * np.minimum(tl.last_day - founded, 5 * 365)).astype(np.int64)
+    entered = founded + (
+        rng.random(len(local)) * np.minimum(tl.last_day - founded, 5 * 365)
+    ).astype(np.int64)
     closed = firms.closed_month[lo:hi][local]
-    left = np.where(closed < tl.months, tl.month_start_days(np.minimum(closed, tl.months)), NULL_DAY)
+    left = np.where(
+        closed < tl.months, tl.month_start_days(np.minimum(closed, tl.months)), NULL_DAY
+    )
     moved = (left == NULL_DAY) & (rng.random(len(local)) < 0.05)
     moved_day = entered + rng.integers(200, 2_000, len(local))
     left = np.where(moved & (moved_day <= tl.last_day), moved_day, left)
     left = np.where((left != NULL_DAY) & (left < entered), entered, left)
-    return build_table("park_membership", {
-        "uscc": take_strings(chunk.uscc, local), "park_id": park, "entered_on": entered, "left_on": left,
-    })
+    return build_table(
+        "park_membership",
+        {
+            "uscc": take_strings(chunk.uscc, local),
+            "park_id": park,
+            "entered_on": entered,
+            "left_on": left,
+        },
+    )

@@ -31,8 +31,11 @@ def social_table(world: World, chunk: Chunk, rng: np.random.Generator) -> pa.Tab
     owner_insured = (employees == 0) & (rng.random((n, 1)) < 0.35) & ~firms.is_shell[lo:hi, None]
     base = np.maximum(employees, owner_insured * 1.0)
     target = base * np.exp(0.3 * (lagged(chunk.h, 2) - firms.quality[lo:hi, None]))
-    target = np.where(lagged(chunk.failed.astype(float), 1) > 0,
-                      target * np.exp(-0.4 * np.maximum(chunk.since_failure, 0)), target)
+    target = np.where(
+        lagged(chunk.failed.astype(float), 1) > 0,
+        target * np.exp(-0.4 * np.maximum(chunk.since_failure, 0)),
+        target,
+    )
     headcount = np.zeros((n, months), dtype=np.int64)
     current = np.round(target[:, 0])
     for t in range(months):
@@ -48,14 +51,21 @@ def social_table(world: World, chunk: Chunk, rng: np.random.Generator) -> pa.Tab
     arrears = np.where(late, due * run * 1.005**run, 0.0)
     paid = np.where(late, due * rng.uniform(0.0, 0.4, (n, months)), due)
 
-    registered = firms.has_social[lo:hi, None] | (firms.is_shell[lo:hi, None]
-                                                  & (rng.random((n, 1)) < 0.5))
+    registered = firms.has_social[lo:hi, None] | (
+        firms.is_shell[lo:hi, None] & (rng.random((n, 1)) < 0.5)
+    )
     rows, cols = present(chunk, chunk.alive & registered, rng, world.config.shares.monthly_missing)
-    return build_table("social_monthly", {
-        "uscc": take_strings(chunk.uscc, rows), "month": tl.starts[cols],
-        "insured_headcount": headcount[rows, cols], "contribution_base_total": base_total[rows, cols],
-        "contribution_paid": np.round(paid[rows, cols], 2), "arrears_amount": arrears[rows, cols],
-    })
+    return build_table(
+        "social_monthly",
+        {
+            "uscc": take_strings(chunk.uscc, rows),
+            "month": tl.starts[cols],
+            "insured_headcount": headcount[rows, cols],
+            "contribution_base_total": base_total[rows, cols],
+            "contribution_paid": np.round(paid[rows, cols], 2),
+            "arrears_amount": arrears[rows, cols],
+        },
+    )
 
 
 def utility_table(world: World, chunk: Chunk, rng: np.random.Generator) -> pa.Table:
@@ -77,9 +87,15 @@ def utility_table(world: World, chunk: Chunk, rng: np.random.Generator) -> pa.Ta
 
     metered = firms.has_utilities[lo:hi, None] & chunk.alive
     rows, cols = present(chunk, metered, rng, world.config.shares.monthly_missing)
-    return build_table("utility_monthly", {
-        "uscc": take_strings(chunk.uscc, rows), "month": tl.starts[cols],
-        "electricity_kwh": np.round(kwh[rows, cols], 1), "electricity_fee": fee[rows, cols],
-        "water_tons": np.round(tons[rows, cols], 1), "water_fee": water_fee[rows, cols],
-        "arrears_amount": arrears[rows, cols],
-    })
+    return build_table(
+        "utility_monthly",
+        {
+            "uscc": take_strings(chunk.uscc, rows),
+            "month": tl.starts[cols],
+            "electricity_kwh": np.round(kwh[rows, cols], 1),
+            "electricity_fee": fee[rows, cols],
+            "water_tons": np.round(tons[rows, cols], 1),
+            "water_fee": water_fee[rows, cols],
+            "arrears_amount": arrears[rows, cols],
+        },
+    )

@@ -19,8 +19,16 @@ from puhui.data.simulate.world import World
 CHANGE_TYPES = np.array(["legal_rep", "shareholder", "capital", "address", "name", "scope"])
 YEARLY_CHANGE_RATES = np.array([0.015, 0.03, 0.02, 0.04, 0.01, 0.03])
 DISTRESS_MULTIPLIER = np.array([5.0, 4.0, 1.0, 1.5, 1.0, 1.0])
-SCOPE_CHANGES = np.array(["增加：技术服务", "增加：货物进出口", "增加：互联网销售", "减少：餐饮服务",
-                          "增加：供应链管理服务", "增加：软件开发"])
+SCOPE_CHANGES = np.array(
+    [
+        "增加：技术服务",
+        "增加：货物进出口",
+        "增加：互联网销售",
+        "减少：餐饮服务",
+        "增加：供应链管理服务",
+        "增加：软件开发",
+    ]
+)
 
 
 def enterprise_table(world: World, chunk: Chunk, rng: np.random.Generator) -> pa.Table:
@@ -29,15 +37,24 @@ def enterprise_table(world: World, chunk: Chunk, rng: np.random.Generator) -> pa
     lo, hi = chunk.lo, chunk.hi
     phone = firms.contact_phone[lo:hi].copy()
     phone[rng.random(chunk.n) < 0.05] = ""
-    return build_table("reg_enterprise", {
-        "uscc": chunk.uscc, "name": firms.name[lo:hi],
-        "legal_rep_id": world.people.id_number[firms.legal_rep[lo:hi]],
-        "registered_capital": firms.registered_capital[lo:hi], "paid_in_capital": firms.paid_in_capital[lo:hi],
-        "founded_on": firms.founded_day[lo:hi], "industry_code": firms.industry_code[lo:hi],
-        "division_code": firms.county_code[lo:hi], "address": firms.address[lo:hi],
-        "status": firms.status[lo:hi], "size_class": firms.size_class[lo:hi],
-        "entity_type": firms.entity_type[lo:hi], "contact_phone": phone,
-    })
+    return build_table(
+        "reg_enterprise",
+        {
+            "uscc": chunk.uscc,
+            "name": firms.name[lo:hi],
+            "legal_rep_id": world.people.id_number[firms.legal_rep[lo:hi]],
+            "registered_capital": firms.registered_capital[lo:hi],
+            "paid_in_capital": firms.paid_in_capital[lo:hi],
+            "founded_on": firms.founded_day[lo:hi],
+            "industry_code": firms.industry_code[lo:hi],
+            "division_code": firms.county_code[lo:hi],
+            "address": firms.address[lo:hi],
+            "status": firms.status[lo:hi],
+            "size_class": firms.size_class[lo:hi],
+            "entity_type": firms.entity_type[lo:hi],
+            "contact_phone": phone,
+        },
+    )
 
 
 def change_table(world: World, chunk: Chunk, rng: np.random.Generator) -> pa.Table:
@@ -73,22 +90,36 @@ def change_table(world: World, chunk: Chunk, rng: np.random.Generator) -> pa.Tab
     city = np.array(["杭州市"] * m) if m else np.array([], dtype="<U3")
     before = np.select(
         [kind == 0, kind == 1, kind == 2, kind == 3, kind == 4],
-        [names.person_names(rng, m), names.person_names(rng, m),
-         np.char.add((capital_before / 1e4).astype(np.int64).astype(str), "万元"),
-         np.char.add(firms.address[lo:hi][row], "(原)") if m else np.array([], dtype="<U2"),
-         names.enterprise_names(rng, city, firms.industry_code[lo:hi][row])],
+        [
+            names.person_names(rng, m),
+            names.person_names(rng, m),
+            np.char.add((capital_before / 1e4).astype(np.int64).astype(str), "万元"),
+            np.char.add(firms.address[lo:hi][row], "(原)") if m else np.array([], dtype="<U2"),
+            names.enterprise_names(rng, city, firms.industry_code[lo:hi][row]),
+        ],
         default="",
     )
     after = np.select(
         [kind == 0, kind == 1, kind == 2, kind == 3, kind == 4],
-        [current_rep, current_rep, np.char.add((capital_after / 1e4).astype(np.int64).astype(str), "万元"),
-         firms.address[lo:hi][row], firms.name[lo:hi][row]],
+        [
+            current_rep,
+            current_rep,
+            np.char.add((capital_after / 1e4).astype(np.int64).astype(str), "万元"),
+            firms.address[lo:hi][row],
+            firms.name[lo:hi][row],
+        ],
         default=SCOPE_CHANGES[rng.integers(0, len(SCOPE_CHANGES), m)] if m else "",
     )
-    return build_table("reg_change_event", {
-        "uscc": take_strings(chunk.uscc, row), "changed_on": day, "change_type": CHANGE_TYPES[kind],
-        "before_value": before, "after_value": after,
-    })
+    return build_table(
+        "reg_change_event",
+        {
+            "uscc": take_strings(chunk.uscc, row),
+            "changed_on": day,
+            "change_type": CHANGE_TYPES[kind],
+            "before_value": before,
+            "after_value": after,
+        },
+    )
 
 
 def person_table(world: World, rng: np.random.Generator) -> pa.Table:
@@ -97,21 +128,36 @@ def person_table(world: World, rng: np.random.Generator) -> pa.Table:
     named = np.flatnonzero(people.role != 5)
     phone = people.phone[named].copy()
     phone[rng.random(len(named)) < 0.03] = ""
-    return build_table("reg_person", {
-        "person_id": people.id_number[named], "name": people.name[named],
-        "gender": np.where(people.male[named], "male", "female"), "birth_date": people.birth_day[named],
-        "phone": phone, "division_code": people.residence[named],
-    })
+    return build_table(
+        "reg_person",
+        {
+            "person_id": people.id_number[named],
+            "name": people.name[named],
+            "gender": np.where(people.male[named], "male", "female"),
+            "birth_date": people.birth_day[named],
+            "phone": phone,
+            "division_code": people.residence[named],
+        },
+    )
 
 
 def shareholder_table(world: World) -> pa.Table:
     """reg_shareholder: person and enterprise holders with their subscribed capital."""
     holdings, firms, people = world.holdings, world.firms, world.people
-    holder_id = np.where(holdings.holder_is_person, people.id_number[np.where(holdings.holder_is_person, holdings.holder, 0)],
-                         firms.uscc[np.where(holdings.holder_is_person, 0, holdings.holder)])
-    return build_table("reg_shareholder", {
-        "uscc": firms.uscc[holdings.firm],
-        "holder_type": np.where(holdings.holder_is_person, "person", "enterprise"),
-        "holder_id": holder_id, "share_ratio": np.round(holdings.share, 4),
-        "subscribed_capital": np.round(holdings.share * firms.registered_capital[holdings.firm], -2),
-    })
+    holder_id = np.where(
+        holdings.holder_is_person,
+        people.id_number[np.where(holdings.holder_is_person, holdings.holder, 0)],
+        firms.uscc[np.where(holdings.holder_is_person, 0, holdings.holder)],
+    )
+    return build_table(
+        "reg_shareholder",
+        {
+            "uscc": firms.uscc[holdings.firm],
+            "holder_type": np.where(holdings.holder_is_person, "person", "enterprise"),
+            "holder_id": holder_id,
+            "share_ratio": np.round(holdings.share, 4),
+            "subscribed_capital": np.round(
+                holdings.share * firms.registered_capital[holdings.firm], -2
+            ),
+        },
+    )

@@ -42,8 +42,9 @@ def tax_tables(world: World, chunk: Chunk, rng: np.random.Generator) -> dict[str
     income_tax = np.where(quarterly & (quarter > 0) & ~in_arrears, quarter * 0.05, 0.0)
 
     credit_level = firms.revenue[lo:hi, None] * rng.uniform(0.01, 0.05, (n, 1))
-    credit = np.where(firms.vat_credit[lo:hi, None],
-                      credit_level * np.exp(rng.normal(0, 0.2, (n, months))), 0.0)
+    credit = np.where(
+        firms.vat_credit[lo:hi, None], credit_level * np.exp(rng.normal(0, 0.2, (n, months))), 0.0
+    )
     credit = np.where(general, credit, np.nan)
 
     b2b = np.where(np.isin(firms.sector[lo:hi], ["retail", "hospitality"]), 0.3, 0.92)[:, None]
@@ -60,26 +61,30 @@ def tax_tables(world: World, chunk: Chunk, rng: np.random.Generator) -> dict[str
     voided = np.where(rng.random((n, months)) < 0.03, NULL_INT, voided)
 
     rows, cols = present(chunk, chunk.alive, rng, world.config.shares.monthly_missing)
-    monthly = build_table("tax_monthly", {
-        "uscc": take_strings(chunk.uscc, rows),
-        "month": tl.starts[cols],
-        "declared_revenue": np.round(declared[rows, cols]),
-        "vat_paid": vat_paid[rows, cols],
-        "income_tax_paid": income_tax[rows, cols],
-        "vat_credit_balance": credit[rows, cols],
-        "tax_arrears": arrears[rows, cols],
-        "invoices_issued_count": issued_count[rows, cols],
-        "invoices_issued_amount": issued_amount[rows, cols],
-        "invoices_received_count": received_count[rows, cols],
-        "invoices_received_amount": purchases[rows, cols],
-        "invoices_voided_count": voided[rows, cols],
-    })
+    monthly = build_table(
+        "tax_monthly",
+        {
+            "uscc": take_strings(chunk.uscc, rows),
+            "month": tl.starts[cols],
+            "declared_revenue": np.round(declared[rows, cols]),
+            "vat_paid": vat_paid[rows, cols],
+            "income_tax_paid": income_tax[rows, cols],
+            "vat_credit_balance": credit[rows, cols],
+            "tax_arrears": arrears[rows, cols],
+            "invoices_issued_count": issued_count[rows, cols],
+            "invoices_issued_amount": issued_amount[rows, cols],
+            "invoices_received_count": received_count[rows, cols],
+            "invoices_received_amount": purchases[rows, cols],
+            "invoices_voided_count": voided[rows, cols],
+        },
+    )
     return {
         "tax_monthly": monthly,
         "tax_rating": _ratings(world, chunk, in_arrears, rng),
         "tax_vat_refund": _refunds(world, chunk, credit, rng),
-        "tax_invoice_link": _invoice_links(world, chunk, issued_amount, issued_count, purchases,
-                                           received_count, rng),
+        "tax_invoice_link": _invoice_links(
+            world, chunk, issued_amount, issued_count, purchases, received_count, rng
+        ),
     }
 
 
@@ -100,15 +105,22 @@ def _previous_quarter_sum(values: np.ndarray) -> np.ndarray:
     return shifted - three_back
 
 
-def _ratings(world: World, chunk: Chunk, in_arrears: np.ndarray, rng: np.random.Generator) -> pa.Table:
+def _ratings(
+    world: World, chunk: Chunk, in_arrears: np.ndarray, rng: np.random.Generator
+) -> pa.Table:
     """纳税信用等级 for each year, published in April of the next year (M for new firms)."""
     firms, tl = world.firms, world.timeline
     lo, hi = chunk.lo, chunk.hi
     years = np.arange(tl.year[0] - 1, tl.year[-1] + 1)
     rows_firm, rows_year, rows_rating, rows_day = [], [], [], []
-    founded_year = firms.founded_day[lo:hi].astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    founded_year = (
+        firms.founded_day[lo:hi].astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)
+        + 1970
+    )
     for year in years:
-        published = np.datetime64(f"{year + 1}-04-10").astype(np.int64) + rng.integers(0, 20, chunk.n)
+        published = np.datetime64(f"{year + 1}-04-10").astype(np.int64) + rng.integers(
+            0, 20, chunk.n
+        )
         in_year = tl.year == year
         eligible = (founded_year <= year) & (published <= tl.last_day)
         if in_year.any():
@@ -117,7 +129,9 @@ def _ratings(world: World, chunk: Chunk, in_arrears: np.ndarray, rng: np.random.
         else:
             score = firms.quality[lo:hi] + rng.normal(0, 0.3, chunk.n)
         score = score + rng.normal(0, 0.5, chunk.n)
-        rating = np.where(score > 0.9, "A", np.where(score > -0.6, "B", np.where(score > -1.7, "C", "D")))
+        rating = np.where(
+            score > 0.9, "A", np.where(score > -0.6, "B", np.where(score > -1.7, "C", "D"))
+        )
         rating = np.where(founded_year >= year, "M", rating)
         rating = np.where(firms.is_shell[lo:hi], np.where(founded_year >= year, "M", "B"), rating)
         keep = np.flatnonzero(eligible)
@@ -126,10 +140,15 @@ def _ratings(world: World, chunk: Chunk, in_arrears: np.ndarray, rng: np.random.
         rows_rating.append(rating[keep])
         rows_day.append(published[keep])
     firm = np.concatenate(rows_firm)
-    return build_table("tax_rating", {
-        "uscc": take_strings(chunk.uscc, firm), "rating_year": np.concatenate(rows_year),
-        "rating": np.concatenate(rows_rating), "published_on": np.concatenate(rows_day),
-    })
+    return build_table(
+        "tax_rating",
+        {
+            "uscc": take_strings(chunk.uscc, firm),
+            "rating_year": np.concatenate(rows_year),
+            "rating": np.concatenate(rows_rating),
+            "published_on": np.concatenate(rows_day),
+        },
+    )
 
 
 def _refunds(world: World, chunk: Chunk, credit: np.ndarray, rng: np.random.Generator) -> pa.Table:
@@ -140,18 +159,29 @@ def _refunds(world: World, chunk: Chunk, credit: np.ndarray, rng: np.random.Gene
     chosen &= rng.random(credit.shape) < 0.12
     rows, cols = np.nonzero(chosen)
     global_firm = rows + chunk.lo
-    ids = np.char.add(np.char.add("TR", np.char.zfill(global_firm.astype(str), 8)),
-                      np.char.zfill(cols.astype(str), 3))
-    return build_table("tax_vat_refund", {
-        "refund_id": ids, "uscc": take_strings(chunk.uscc, rows),
-        "refunded_on": tl.starts[cols] + rng.integers(5, 25, len(rows)),
-        "amount": np.round(credit[rows, cols] * rng.uniform(0.6, 1.0, len(rows))),
-    })
+    ids = np.char.add(
+        np.char.add("TR", np.char.zfill(global_firm.astype(str), 8)),
+        np.char.zfill(cols.astype(str), 3),
+    )
+    return build_table(
+        "tax_vat_refund",
+        {
+            "refund_id": ids,
+            "uscc": take_strings(chunk.uscc, rows),
+            "refunded_on": tl.starts[cols] + rng.integers(5, 25, len(rows)),
+            "amount": np.round(credit[rows, cols] * rng.uniform(0.6, 1.0, len(rows))),
+        },
+    )
 
 
 def _invoice_links(
-    world: World, chunk: Chunk, issued: np.ndarray, issued_count: np.ndarray,
-    purchases: np.ndarray, received_count: np.ndarray, rng: np.random.Generator,
+    world: World,
+    chunk: Chunk,
+    issued: np.ndarray,
+    issued_count: np.ndarray,
+    purchases: np.ndarray,
+    received_count: np.ndarray,
+    rng: np.random.Generator,
 ) -> pa.Table:
     """Yearly totals with each firm's main customers and suppliers (stable relationships).
 
@@ -187,24 +217,41 @@ def _invoice_links(
 
     def emit(local, slot, year, direction, count, amount):  # type: ignore[no-untyped-def]
         keep = amount > 0
-        parts.append({"firm": local[keep], "cp": partner[local[keep], slot] if np.ndim(slot) == 0
-                      else slot[keep], "year": np.full(keep.sum(), years[year]),
-                      "end": np.full(keep.sum(), period_end[year]),
-                      "dir": np.full(keep.sum(), direction),
-                      "count": np.maximum(count[keep], 1).astype(np.int64),
-                      "amount": np.round(amount[keep], 2)})
+        parts.append(
+            {
+                "firm": local[keep],
+                "cp": partner[local[keep], slot] if np.ndim(slot) == 0 else slot[keep],
+                "year": np.full(keep.sum(), years[year]),
+                "end": np.full(keep.sum(), period_end[year]),
+                "dir": np.full(keep.sum(), direction),
+                "count": np.maximum(count[keep], 1).astype(np.int64),
+                "amount": np.round(amount[keep], 2),
+            }
+        )
 
     local = np.arange(n)
     neighbours = _ring_neighbours(world, chunk)
     for y in range(len(years)):
         for j in range(4):
             sel = local[real & (j < customers)]
-            emit(sel, j, y, "sale", by_year["sold_count"][sel, y] * share[sel, j],
-                 by_year["sold"][sel, y] * share[sel, j])
+            emit(
+                sel,
+                j,
+                y,
+                "sale",
+                by_year["sold_count"][sel, y] * share[sel, j],
+                by_year["sold"][sel, y] * share[sel, j],
+            )
         for j in (4, 5):
             sel = local[real & (j - 4 < suppliers)]
-            emit(sel, j, y, "purchase", by_year["bought_count"][sel, y] * share[sel, j],
-                 by_year["bought"][sel, y] * share[sel, j])
+            emit(
+                sel,
+                j,
+                y,
+                "purchase",
+                by_year["bought_count"][sel, y] * share[sel, j],
+                by_year["bought"][sel, y] * share[sel, j],
+            )
         sel = local[by_year["excess"][:, y] > 0]
         emit(sel, 6, y, "sale", by_year["excess"][sel, y] / 50_000, by_year["excess"][sel, y])
         for local_shell, buyer, seller in neighbours:
@@ -214,15 +261,33 @@ def _invoice_links(
             emit(one, np.array([firms.uscc[buyer]]), y, "sale", count, amount * 0.8)
             emit(one, np.array([firms.uscc[seller]]), y, "purchase", count, amount * 0.7)
     if not parts:
-        parts.append({k: np.array([], dtype=d) for k, d in
-                      (("firm", np.int64), ("cp", "<U18"), ("year", np.int64), ("end", np.int64),
-                       ("dir", "<U8"), ("count", np.int64), ("amount", np.float64))})
+        parts.append(
+            {
+                k: np.array([], dtype=d)
+                for k, d in (
+                    ("firm", np.int64),
+                    ("cp", "<U18"),
+                    ("year", np.int64),
+                    ("end", np.int64),
+                    ("dir", "<U8"),
+                    ("count", np.int64),
+                    ("amount", np.float64),
+                )
+            }
+        )
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    return build_table("tax_invoice_link", {
-        "uscc": take_strings(chunk.uscc, merged["firm"]), "counterparty_uscc": merged["cp"],
-        "year": merged["year"], "period_end": merged["end"], "direction": merged["dir"],
-        "invoice_count": merged["count"], "amount": merged["amount"],
-    })
+    return build_table(
+        "tax_invoice_link",
+        {
+            "uscc": take_strings(chunk.uscc, merged["firm"]),
+            "counterparty_uscc": merged["cp"],
+            "year": merged["year"],
+            "period_end": merged["end"],
+            "direction": merged["dir"],
+            "invoice_count": merged["count"],
+            "amount": merged["amount"],
+        },
+    )
 
 
 def _ring_neighbours(world: World, chunk: Chunk) -> list[tuple[int, int, int]]:
@@ -230,11 +295,16 @@ def _ring_neighbours(world: World, chunk: Chunk) -> list[tuple[int, int, int]]:
     firms = world.firms
     shells = np.flatnonzero(world.rings.ring_of_firm >= 0)
     result = []
-    for local in np.flatnonzero(firms.is_shell[chunk.lo:chunk.hi]):
+    for local in np.flatnonzero(firms.is_shell[chunk.lo : chunk.hi]):
         members = shells[world.rings.ring_of_firm[shells] == firms.ring[chunk.lo + local]]
         if len(members) < 2:
             continue
         position = int(np.searchsorted(members, chunk.lo + local))
-        result.append((int(local), int(members[(position + 1) % len(members)]),
-                       int(members[(position - 1) % len(members)])))
+        result.append(
+            (
+                int(local),
+                int(members[(position + 1) % len(members)]),
+                int(members[(position - 1) % len(members)]),
+            )
+        )
     return result

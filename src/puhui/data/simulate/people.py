@@ -48,9 +48,12 @@ class People:
         return len(self.id_number)
 
     def extend(self, other: People) -> People:
+        return People.concat([self, other])
+
+    @staticmethod
+    def concat(parts: list[People]) -> People:
         return People(
-            **{f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)])
-               for f in fields(self)}
+            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(People)}
         )
 
 
@@ -86,7 +89,9 @@ def make_people(
     age_at_22 = birth + int(22 * 365.25)
     has_credit = rng.random(n) < 0.82
     first_credit = np.where(
-        has_credit, age_at_22 + (rng.random(n) * np.maximum(last_day - age_at_22, 1)).astype(np.int64), -1
+        has_credit,
+        age_at_22 + (rng.random(n) * np.maximum(last_day - age_at_22, 1)).astype(np.int64),
+        -1,
     )
     return People(
         id_number=np.full(n, "", dtype="<U18"),
@@ -98,7 +103,9 @@ def make_people(
         residence=home_division.astype("<U6"),
         spouse=np.full(n, -1, dtype=np.int64),
         marital_status=np.full(n, "single", dtype="<U8"),
-        education=np.where(rng.random(n) < 0.9, names.pick(rng, EDUCATION, n, EDUCATION_WEIGHTS), ""),
+        education=np.where(
+            rng.random(n) < 0.9, names.pick(rng, EDUCATION, n, EDUCATION_WEIGHTS), ""
+        ),
         first_credit_day=np.minimum(first_credit, last_day),
         device=names.device_ids(rng, n),
         role=np.full(n, role, dtype=np.int8),
@@ -115,8 +122,10 @@ def assign_identity_numbers(people: People) -> None:
     birth = people.birth_day.copy()
     while True:
         order = np.lexsort((male, birth, division))
-        keys = np.stack([division[order].astype("<U6"), birth[order].astype("<U8"),
-                         male[order].astype("<U1")], axis=1)
+        keys = np.stack(
+            [division[order].astype("<U6"), birth[order].astype("<U8"), male[order].astype("<U1")],
+            axis=1,
+        )
         new_group = np.ones(len(order), dtype=bool)
         new_group[1:] = (keys[1:] != keys[:-1]).any(axis=1)
         group_start = np.maximum.accumulate(np.where(new_group, np.arange(len(order)), 0))
@@ -155,8 +164,13 @@ def build_owners(
     married = rng.random(owners) < 0.78
     spouse_of = np.flatnonzero(married)
     spouses = make_people(
-        rng, phone_book, people.residence[spouse_of], ~male[spouse_of],
-        np.clip(age[spouse_of] + rng.normal(-1.5, 3, len(spouse_of)), 22, 75), last_day, 1,
+        rng,
+        phone_book,
+        people.residence[spouse_of],
+        ~male[spouse_of],
+        np.clip(age[spouse_of] + rng.normal(-1.5, 3, len(spouse_of)), 22, 75),
+        last_day,
+        1,
     )
     spouse_index = owners + np.arange(len(spouse_of))
     people = people.extend(spouses)
@@ -167,12 +181,12 @@ def build_owners(
     single = np.flatnonzero(~married)
     older = age[single] > 50
     people.marital_status[single] = np.where(
-        older & (rng.random(len(single)) < 0.3), "widowed",
+        older & (rng.random(len(single)) < 0.3),
+        "widowed",
         np.where(rng.random(len(single)) < 0.35, "divorced", "single"),
     )
 
-    holdings = _shareholdings(rng, firms, people, phone_book, last_day, owners)
-    return holdings[0], holdings[1]
+    return _shareholdings(rng, firms, people, phone_book, last_day, owners)
 
 
 def _shareholdings(
@@ -189,15 +203,22 @@ def _shareholdings(
     kind = firms.entity_type[real]
     spouse = people.spouse[owner]
     family = (kind == "limited_company") & (spouse >= 0) & (rng.random(len(real)) < 0.45)
-    partnered = ((kind == "partnership") | ((kind == "limited_company") & (rng.random(len(real)) < 0.3)))
+    partnered = (kind == "partnership") | (
+        (kind == "limited_company") & (rng.random(len(real)) < 0.3)
+    )
     # Partners: half are other owners in the province (the shared-people network), half new.
     partner_is_owner = rng.random(len(real)) < 0.5
     partner = np.where(partner_is_owner, rng.integers(0, owners, len(real)), -1)
     partner[partner == owner] = -1
     new_partner = partnered & (partner < 0)
     investors = make_people(
-        rng, phone_book, firms.county_code[real[new_partner]], rng.random(new_partner.sum()) < 0.7,
-        np.clip(rng.normal(48, 9, new_partner.sum()), 25, 72), last_day, 2,
+        rng,
+        phone_book,
+        firms.county_code[real[new_partner]],
+        rng.random(new_partner.sum()) < 0.7,
+        np.clip(rng.normal(48, 9, new_partner.sum()), 25, 72),
+        last_day,
+        2,
     )
     partner[new_partner] = people.n + np.arange(investors.n)
     people = people.extend(investors)
@@ -223,9 +244,11 @@ def _shareholdings(
     owner_share = owner_share - group_share
 
     firm = np.concatenate([real, real[family], real[partnered], real[group]])
-    is_person = np.concatenate([np.ones(len(real) + family.sum() + partnered.sum(), bool),
-                                np.zeros(group.sum(), bool)])
+    is_person = np.concatenate(
+        [np.ones(len(real) + family.sum() + partnered.sum(), bool), np.zeros(group.sum(), bool)]
+    )
     holder = np.concatenate([owner, spouse[family], partner[partnered], group_holder[group]])
-    share = np.concatenate([owner_share, spouse_share[family], partner_share[partnered],
-                            group_share[group]])
+    share = np.concatenate(
+        [owner_share, spouse_share[family], partner_share[partnered], group_share[group]]
+    )
     return people, Shareholdings(firm=firm, holder_is_person=is_person, holder=holder, share=share)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from puhui.data.identifiers import make_usccs
-from puhui.data.reference import classify_size, cities, divisions
+from puhui.data.reference import cities, classify_size, divisions
 from puhui.data.simulate import names
 from puhui.data.simulate.config import SimulationConfig
 from puhui.data.simulate.health import NEVER, initial_quality
@@ -138,7 +138,9 @@ def build_firms(
     quality = initial_quality(rng, age_start, larger, config.health)
     exporter_bias = np.array([c.exporter_bias for c in city_list])[city]
     export_p = np.array([d.export_share for d in div_list])[division] * exporter_bias
-    is_exporter = (rng.random(n) < export_p * shares.exporter_scale * (0.6 + 0.8 * larger)) & ~shell_mask
+    is_exporter = (
+        rng.random(n) < export_p * shares.exporter_scale * (0.6 + 0.8 * larger)
+    ) & ~shell_mask
     scitech_p = np.array([d.scitech_share for d in div_list])[division]
     is_scitech = (rng.random(n) < scitech_p * (0.7 + 0.8 * larger)) & ~shell_mask
     general_taxpayer = (revenue > 5e6) | (rng.random(n) < 0.15)
@@ -148,16 +150,21 @@ def build_firms(
     wins_procurement = procurement & (rng.random(n) < 0.12 + 0.1 * larger) & ~shell_mask
     supplies_core = (manufacturing | (sector == "wholesale")) & (rng.random(n) < 0.08) & ~shell_mask
 
-    borrow_p = np.clip(shares.ever_borrowed * (0.55 + 0.6 * np.clip(age_start, 0, 10) / 10
-                                               + 0.3 * larger), 0, 0.97)
+    borrow_p = np.clip(
+        shares.ever_borrowed * (0.55 + 0.6 * np.clip(age_start, 0, 10) / 10 + 0.3 * larger), 0, 0.97
+    )
     ever_borrowed = (rng.random(n) < borrow_p) & ~shell_mask
     has_external = ever_borrowed & (rng.random(n) < 0.8)
-    external_lenders = np.where(has_external, rng.choice([1, 2, 3, 4], n, p=[0.5, 0.3, 0.15, 0.05]), 0)
+    external_lenders = np.where(
+        has_external, rng.choice([1, 2, 3, 4], n, p=[0.5, 0.3, 0.15, 0.05]), 0
+    )
     external_debt = np.where(
         has_external, np.round(revenue * rng.uniform(0.05, 0.35, n) / 1e4) * 1e4 + 1e5, 0.0
     )
     guarantee = np.where(
-        ever_borrowed & (rng.random(n) < 0.15), np.round(revenue * rng.uniform(0.05, 0.4, n), -4), 0.0
+        ever_borrowed & (rng.random(n) < 0.15),
+        np.round(revenue * rng.uniform(0.05, 0.4, n), -4),
+        0.0,
     )
     growth = rng.normal(0, 1, n)
     demand = 1 / (1 + np.exp(-(-1.0 + 0.7 * growth + 0.5 * manufacturing + 0.4 * (age_start < 3))))
@@ -166,7 +173,9 @@ def build_firms(
     fraud_type = np.where(shell_mask, 1, 0).astype(np.int8)
     return Firms(
         uscc=make_usccs(county_code, uscc_serials),
-        name=names.enterprise_names(rng, city_names, np.array([d.code for d in div_list])[division]),
+        name=names.enterprise_names(
+            rng, city_names, np.array([d.code for d in div_list])[division]
+        ),
         address=names.addresses(rng, city_names, county_name),
         city=city,
         county_code=county_code,

@@ -7,6 +7,7 @@ bounded however many firms there are.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,8 +58,19 @@ class SimulationReport:
             "generator": "puhui simulate",
             "config": self.config.model_dump(),
             "row_counts": self.row_counts,
-            "realism": self.realism.model_dump(),
+            "realism": _json_safe(self.realism.model_dump()),
         }
+
+
+def _json_safe(value: object) -> object:
+    """NaN (a figure a tiny province cannot support) becomes null, so the JSON stays strict."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def simulate_province(
@@ -71,7 +83,9 @@ def simulate_province(
 
     world_steps = ["population", "health", "applications", "lending"]
     report("world", 0, len(world_steps))
-    world = build_world(config, lambda step: report("world", world_steps.index(step), len(world_steps)))
+    world = build_world(
+        config, lambda step: report("world", world_steps.index(step), len(world_steps))
+    )
     report("world", len(world_steps), len(world_steps))
     seconds["world"] = time.perf_counter() - clock
 
@@ -95,8 +109,10 @@ def simulate_province(
     report("realism", 0, 1)
     start = world.timeline.start.astype("datetime64[M]").astype(np.int64) + 1970 * 12
     sample = world.firms.uscc[: config.realism_sample].tolist()
-    figures = realism.measure(lambda name: scan(Path(out_dir), name), sample, config.months,
-                              int(start), config.seed)
+    del world, dishonest  # the report reads the files; free the world before it does
+    figures = realism.measure(
+        lambda name: scan(Path(out_dir), name), sample, config.months, int(start), config.seed
+    )
     report("realism", 1, 1)
     seconds["realism"] = time.perf_counter() - clock
 
@@ -122,25 +138,41 @@ def _observe_firms(world: World, sink: ParquetSink, report: Progress) -> list[pa
         def rng(name: str, index: int = index) -> np.random.Generator:
             return stream(seed, name, index)
 
-        sink.write("reg_enterprise", observe_registration.enterprise_table(world, chunk, rng("reg")))
-        sink.write("reg_change_event", observe_registration.change_table(world, chunk, rng("changes")))
+        sink.write(
+            "reg_enterprise", observe_registration.enterprise_table(world, chunk, rng("reg"))
+        )
+        sink.write(
+            "reg_change_event", observe_registration.change_table(world, chunk, rng("changes"))
+        )
         sink.write_all(observe_tax.tax_tables(world, chunk, rng("tax")))
         sink.write("social_monthly", observe_operations.social_table(world, chunk, rng("social")))
-        sink.write("utility_monthly", observe_operations.utility_table(world, chunk, rng("utility")))
+        sink.write(
+            "utility_monthly", observe_operations.utility_table(world, chunk, rng("utility"))
+        )
         sink.write_all(observe_trade.customs_tables(world, chunk, rng("customs")))
         sink.write_all(observe_trade.supply_chain_tables(world, chunk, rng("supply")))
-        sink.write("procurement_award", observe_trade.procurement_table(world, chunk, rng("procurement")))
+        sink.write(
+            "procurement_award", observe_trade.procurement_table(world, chunk, rng("procurement"))
+        )
         sink.write("ip_patent", observe_innovation.patent_table(world, chunk, rng("patents")))
-        sink.write("ip_scitech_list", observe_innovation.scitech_table(world, chunk, rng("scitech")))
-        sink.write("park_membership",
-                   observe_innovation.park_membership_table(world, chunk, parks, rng("parks")))
-        sink.write("env_penalty", observe_courts.environment_table(world, chunk, rng("environment")))
+        sink.write(
+            "ip_scitech_list", observe_innovation.scitech_table(world, chunk, rng("scitech"))
+        )
+        sink.write(
+            "park_membership",
+            observe_innovation.park_membership_table(world, chunk, parks, rng("parks")),
+        )
+        sink.write(
+            "env_penalty", observe_courts.environment_table(world, chunk, rng("environment"))
+        )
         courts = observe_courts.court_tables(world, chunk, rng("courts"))
         dishonest.append(courts["court_dishonest"])
         sink.write_all(courts)
         bureau, ever_end = observe_bureau.enterprise_tables(world, chunk, rng("bureau"))
         sink.write_all(bureau)
-        sink.write("bank_account_monthly", observe_bank.account_table(world, chunk, rng("accounts")))
+        sink.write(
+            "bank_account_monthly", observe_bank.account_table(world, chunk, rng("accounts"))
+        )
         sink.write("truth_enterprise", truth.enterprise_truth(world, chunk, ever_end, borrower))
         report("firms", index + 1, len(blocks))
     return dishonest
@@ -154,8 +186,9 @@ def _observe_persons(world: World, sink: ParquetSink, report: Progress) -> None:
     report("persons", 0, len(blocks))
     for index, lo in enumerate(blocks):
         hi = min(lo + size, len(reps.person))
-        tables = observe_persons.person_tables(world, reps, lo, hi,
-                                               stream(world.config.seed, "persons", index))
+        tables = observe_persons.person_tables(
+            world, reps, lo, hi, stream(world.config.seed, "persons", index)
+        )
         sink.write_all(tables)
         report("persons", index + 1, len(blocks))
 
@@ -168,8 +201,11 @@ def _write_books(world: World, sink: ParquetSink, dishonest: list[pa.Table]) -> 
     sink.write("bureau_person", observe_bureau.person_header_table(world))
     sink.write_all(observe_bureau.application_queries(world, stream(seed, "application-queries")))
     sink.write_all(observe_bank.structure_tables(world))
-    sink.write_all(observe_bank.loan_tables(world))
+    for name, table in observe_bank.loan_tables(world):
+        sink.write(name, table)
     sink.write_all(truth.application_tables(world))
     listings = pa.concat_tables(dishonest)
-    sink.write("blacklist_entry",
-               observe_blacklists.blacklist_table(world, listings, stream(seed, "blacklists")))
+    sink.write(
+        "blacklist_entry",
+        observe_blacklists.blacklist_table(world, listings, stream(seed, "blacklists")),
+    )

@@ -41,25 +41,40 @@ class LoanMonths:
     status: np.ndarray  # codes into STATUSES
 
 
-def classify_codes(days: np.ndarray, recently_missed: np.ndarray, rules: ClassificationRules) -> np.ndarray:
+def classify_codes(
+    days: np.ndarray, recently_missed: np.ndarray, rules: ClassificationRules
+) -> np.ndarray:
     """五级分类 as codes into CLASSES: >loss 损失, >doubtful 可疑, >substandard 次级, >0 关注.
 
     A loan that missed a payment in the last two months stays 关注 after catching up.
     """
-    level = np.where(days > rules.loss_days, 4,
-             np.where(days > rules.doubtful_days, 3,
-             np.where(days > rules.substandard_days, 2,
-             np.where((days > 0) | recently_missed, 1, 0))))
+    level = np.where(
+        days > rules.loss_days,
+        4,
+        np.where(
+            days > rules.doubtful_days,
+            3,
+            np.where(
+                days > rules.substandard_days, 2, np.where((days > 0) | recently_missed, 1, 0)
+            ),
+        ),
+    )
     return level.astype(np.int8)
 
 
-def classify(days: np.ndarray, recently_missed: np.ndarray, rules: ClassificationRules) -> np.ndarray:
+def classify(
+    days: np.ndarray, recently_missed: np.ndarray, rules: ClassificationRules
+) -> np.ndarray:
     """五级分类 names (正常 normal … 损失 loss) for days overdue."""
     return CLASSES[classify_codes(days, recently_missed, rules)]
 
 
 def loan_months(
-    rng: np.random.Generator, loans: Loans, firms: Firms, health: Health, timeline: Timeline,
+    rng: np.random.Generator,
+    loans: Loans,
+    firms: Firms,
+    health: Health,
+    timeline: Timeline,
     rules: ClassificationRules,
 ) -> LoanMonths:
     """Every loan's rows from its first window month until it closes or the window ends.
@@ -72,16 +87,30 @@ def loan_months(
     stopped = loans.stop_month < NEVER
     loss_month = np.full(loans.n, NEVER, dtype=np.int64)
     loss_month[stopped] = first_month_past(
-        timeline, loans.stop_month[stopped], firms.due_day[loans.firm[stopped]], rules.loss_days)
+        timeline, loans.stop_month[stopped], firms.due_day[loans.firm[stopped]], rules.loss_days
+    )
     write_off = np.where(stopped, loss_month + rng.integers(1, 7, loans.n), NEVER)
     first = np.maximum(disbursed, 0)
     last = np.where(stopped, np.minimum(write_off, months - 1), np.minimum(maturity, months - 1))
     count = np.maximum(last - first + 1, 0)
     schedule = _Schedule(disbursed, maturity, first, count, write_off)
-    blocks = [_block(rng, np.arange(lo, min(lo + LOAN_BLOCK, loans.n)), loans, schedule, firms,
-                     health, timeline, rules) for lo in range(0, loans.n, LOAN_BLOCK)]
-    parts = {name: np.concatenate([getattr(b, name) for b in blocks]) if blocks else np.array([])
-             for name in LoanMonths.__dataclass_fields__}
+    blocks = [
+        _block(
+            rng,
+            np.arange(lo, min(lo + LOAN_BLOCK, loans.n)),
+            loans,
+            schedule,
+            firms,
+            health,
+            timeline,
+            rules,
+        )
+        for lo in range(0, loans.n, LOAN_BLOCK)
+    ]
+    parts = {
+        name: np.concatenate([getattr(b, name) for b in blocks]) if blocks else np.array([])
+        for name in LoanMonths.__dataclass_fields__
+    }
     order = np.lexsort((parts["month"], parts["loan"], parts["firm"]))
     return LoanMonths(**{name: values[order] for name, values in parts.items()})
 
@@ -96,8 +125,14 @@ class _Schedule:
 
 
 def _block(
-    rng: np.random.Generator, chosen: np.ndarray, loans: Loans, schedule: _Schedule, firms: Firms,
-    health: Health, timeline: Timeline, rules: ClassificationRules,
+    rng: np.random.Generator,
+    chosen: np.ndarray,
+    loans: Loans,
+    schedule: _Schedule,
+    firms: Firms,
+    health: Health,
+    timeline: Timeline,
+    rules: ClassificationRules,
 ) -> LoanMonths:
     """Rows of the loans ``chosen`` (a contiguous block of loan numbers)."""
     months = timeline.months
@@ -118,12 +153,17 @@ def _block(
     growth = (1 + rate) ** np.minimum(k, n_term)
     instalment_balance = np.maximum(principal * growth - annuity * (growth - 1) / rate, 0)
     drawn_share = np.clip(0.55 - 0.2 * h + rng.normal(0, 0.08, len(t)), 0.15, 1.0)
-    balance = np.where(method == "equal_instalment", instalment_balance,
-                       np.where(method == "revolving", principal * drawn_share, principal))
+    balance = np.where(
+        method == "equal_instalment",
+        instalment_balance,
+        np.where(method == "revolving", principal * drawn_share, principal),
+    )
     at_maturity = k >= n_term
     interest = np.where(method == "equal_instalment", 0.0, balance * rate)
     scheduled = np.where(method == "equal_instalment", annuity, interest)
-    scheduled = np.where(at_maturity & (method != "equal_instalment"), balance + interest, scheduled)
+    scheduled = np.where(
+        at_maturity & (method != "equal_instalment"), balance + interest, scheduled
+    )
     scheduled = np.where((k <= 0) | (k > n_term), 0.0, scheduled)
     balance = np.where(at_maturity, 0.0, balance)
 
@@ -140,19 +180,26 @@ def _block(
     cumulative = _cumsum_from(scheduled, unpaid, row_loan)
     months_unpaid = np.where(unpaid, t - stop + 1, 0)
     overdue_amount = np.where(
-        unpaid, np.minimum(cumulative, frozen * (1 + rate * months_unpaid)), 0.0)
-    days = np.where(unpaid, overdue_days(timeline, np.where(unpaid, stop, 0),
-                                         firms.due_day[firm], t), 0)
+        unpaid, np.minimum(cumulative, frozen * (1 + rate * months_unpaid)), 0.0
+    )
+    days = np.where(
+        unpaid, overdue_days(timeline, np.where(unpaid, stop, 0), firms.due_day[firm], t), 0
+    )
     repaid = np.where(unpaid, 0.0, scheduled)
     outstanding = np.where(unpaid, frozen, balance)
 
     # Cured delinquencies: a payment missed under strain and caught up the month after.
     strain = (h < -1.2) & ~unpaid & (k >= 1) & (k < n_term)
-    missed = strain & (rng.random(len(t)) < 0.25) | (~unpaid & (k >= 1) & (k < n_term)
-                                                      & (rng.random(len(t)) < 0.002))
+    missed = strain & (rng.random(len(t)) < 0.25) | (
+        ~unpaid & (k >= 1) & (k < n_term) & (rng.random(len(t)) < 0.002)
+    )
     missed &= scheduled > 0
-    short_days = np.maximum(timeline.ends[np.clip(t, 0, months - 1)]
-                            - (timeline.starts[np.clip(t, 0, months - 1)] + firms.due_day[firm] - 1) + 1, 1)
+    short_days = np.maximum(
+        timeline.ends[np.clip(t, 0, months - 1)]
+        - (timeline.starts[np.clip(t, 0, months - 1)] + firms.due_day[firm] - 1)
+        + 1,
+        1,
+    )
     days = np.where(missed, short_days, days)
     overdue_amount = np.where(missed, scheduled, overdue_amount)
     catch_up = _earlier(missed, row_loan, 1)
@@ -170,10 +217,16 @@ def _block(
     overdue_amount = np.where(written, 0.0, overdue_amount)
 
     return LoanMonths(
-        loan=row_loan, firm=firm, month=t, outstanding=np.round(outstanding, 2),
-        scheduled=np.round(scheduled, 2), repaid=np.round(repaid, 2),
-        overdue_days=days.astype(np.int64), overdue_amount=np.round(overdue_amount, 2),
-        classification=classification, status=status,
+        loan=row_loan,
+        firm=firm,
+        month=t,
+        outstanding=np.round(outstanding, 2),
+        scheduled=np.round(scheduled, 2),
+        repaid=np.round(repaid, 2),
+        overdue_days=days.astype(np.int64),
+        overdue_amount=np.round(overdue_amount, 2),
+        classification=classification,
+        status=status,
     )
 
 

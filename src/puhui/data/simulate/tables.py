@@ -59,7 +59,9 @@ def _column(spec: FieldSpec, value: object, length: int) -> pa.Array:
         days = array.astype(np.int64)
         valid = days != NULL_DAY
         return pa.Array.from_buffers(
-            pa.date32(), length, [_validity(valid), pa.py_buffer(np.where(valid, days, 0).astype(np.int32))]
+            pa.date32(),
+            length,
+            [_validity(valid), pa.py_buffer(np.where(valid, days, 0).astype(np.int32))],
         )
     if kind == "timestamp":
         return pa.array(array.astype(np.int64), type=pa.timestamp("us", tz="UTC"))
@@ -91,7 +93,9 @@ def build_table(name: str, columns: Mapping[str, object]) -> pa.Table:
     for field in spec.fields:
         array = _column(field, columns.get(field.name), length)
         if len(array) != length:
-            raise SimulatedTableError(f"{name}.{field.name}: {len(array)} values, expected {length}")
+            raise SimulatedTableError(
+                f"{name}.{field.name}: {len(array)} values, expected {length}"
+            )
         if field.required and array.null_count:
             raise SimulatedTableError(f"{name}.{field.name}: required but {array.null_count} null")
         arrays.append(array)

@@ -73,9 +73,9 @@ class Timeline:
 
     def year_end_day(self, year: np.ndarray) -> np.ndarray:
         """Day number of 31 December of ``year``."""
-        return (np.asarray(year) - 1970 + 1).astype("datetime64[Y]").astype(
-            "datetime64[D]"
-        ).astype(np.int64) - 1
+        return (np.asarray(year) - 1970 + 1).astype("datetime64[Y]").astype("datetime64[D]").astype(
+            np.int64
+        ) - 1
 
 
 def stream(seed: int, name: str, *keys: int) -> np.random.Generator:

@@ -25,30 +25,42 @@ def borrowers(world: World) -> np.ndarray:
     return mask
 
 
-def enterprise_truth(world: World, chunk: Chunk, ever_borrowed_end: np.ndarray,
-                     borrower: np.ndarray) -> pa.Table:
+def enterprise_truth(
+    world: World, chunk: Chunk, ever_borrowed_end: np.ndarray, borrower: np.ndarray
+) -> pa.Table:
     """truth_enterprise rows for the chunk."""
     firms, tl = world.firms, world.timeline
     lo, hi = chunk.lo, chunk.hi
     is_borrower = borrower[lo:hi]
     active_at_end = firms.closed_month[lo:hi] >= tl.months
-    prospect = ~is_borrower & active_at_end & ~firms.is_shell[lo:hi] & (
-        firms.credit_demand[lo:hi] >= PROSPECT_DEMAND)
+    prospect = (
+        ~is_borrower
+        & active_at_end
+        & ~firms.is_shell[lo:hi]
+        & (firms.credit_demand[lo:hi] >= PROSPECT_DEMAND)
+    )
     population = np.where(is_borrower, "borrower", np.where(prospect, "prospect", "other"))
     default = world.default_month[lo:hi]
     first_month = np.clip(firms.founded_month[lo:hi], 0, tl.months - 1)
     ring = firms.ring[lo:hi]
-    return build_table("truth_enterprise", {
-        "uscc": chunk.uscc, "population": population,
-        "first_loan_candidate": ~ever_borrowed_end,
-        "credit_demand": np.round(firms.credit_demand[lo:hi], 4),
-        "default_month": np.where(default < NEVER, tl.month_start_days(np.minimum(default, tl.months)),
-                                  NULL_DAY),
-        "fraud_type": FRAUD_TYPES[firms.fraud_type[lo:hi]],
-        "ring_id": np.where(ring >= 0, np.char.add("RING", np.char.zfill(ring.astype(str), 5)), ""),
-        "health_start": np.round(chunk.h[np.arange(chunk.n), first_month], 4),
-        "health_end": np.round(chunk.h[:, -1], 4),
-    })
+    return build_table(
+        "truth_enterprise",
+        {
+            "uscc": chunk.uscc,
+            "population": population,
+            "first_loan_candidate": ~ever_borrowed_end,
+            "credit_demand": np.round(firms.credit_demand[lo:hi], 4),
+            "default_month": np.where(
+                default < NEVER, tl.month_start_days(np.minimum(default, tl.months)), NULL_DAY
+            ),
+            "fraud_type": FRAUD_TYPES[firms.fraud_type[lo:hi]],
+            "ring_id": np.where(
+                ring >= 0, np.char.add("RING", np.char.zfill(ring.astype(str), 5)), ""
+            ),
+            "health_start": np.round(chunk.h[np.arange(chunk.n), first_month], 4),
+            "health_end": np.round(chunk.h[:, -1], 4),
+        },
+    )
 
 
 def application_tables(world: World) -> dict[str, pa.Table]:
@@ -58,19 +70,32 @@ def application_tables(world: World) -> dict[str, pa.Table]:
     default = world.default_month[apps.firm]
     defaulted = (default < NEVER) & (default >= month) & (default <= month + 12)
     return {
-        "app_application": build_table("app_application", {
-            "application_id": apps.application_id, "uscc": firms.uscc[apps.firm],
-            "applicant_id": people.id_number[apps.applicant], "product_code": apps.product,
-            "channel": apps.channel, "applied_at": apps.applied_us,
-            "requested_amount": apps.requested, "device_id": apps.device, "ip_address": apps.ip,
-            "phone": apps.phone,
-            "staff_id": np.where(apps.staff >= 0, bank.staff_id[np.maximum(apps.staff, 0)], ""),
-            "decision": apps.decision, "approved_amount": apps.approved,
-        }),
-        "truth_application": build_table("truth_application", {
-            "application_id": apps.application_id, "applied_at": apps.applied_us,
-            "is_fraud": apps.fraud_type > 0, "fraud_type": FRAUD_TYPES[apps.fraud_type],
-            "defaulted_within_12m": defaulted,
-        }),
+        "app_application": build_table(
+            "app_application",
+            {
+                "application_id": apps.application_id,
+                "uscc": firms.uscc[apps.firm],
+                "applicant_id": people.id_number[apps.applicant],
+                "product_code": apps.product,
+                "channel": apps.channel,
+                "applied_at": apps.applied_us,
+                "requested_amount": apps.requested,
+                "device_id": apps.device,
+                "ip_address": apps.ip,
+                "phone": apps.phone,
+                "staff_id": np.where(apps.staff >= 0, bank.staff_id[np.maximum(apps.staff, 0)], ""),
+                "decision": apps.decision,
+                "approved_amount": apps.approved,
+            },
+        ),
+        "truth_application": build_table(
+            "truth_application",
+            {
+                "application_id": apps.application_id,
+                "applied_at": apps.applied_us,
+                "is_fraud": apps.fraud_type > 0,
+                "fraud_type": FRAUD_TYPES[apps.fraud_type],
+                "defaulted_within_12m": defaulted,
+            },
+        ),
     }
-

@@ -32,7 +32,9 @@ class ParquetSink:
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise SimulationOutputError(f"cannot create output folder {self.out_dir}: {error}") from error
+            raise SimulationOutputError(
+                f"cannot create output folder {self.out_dir}: {error}"
+            ) from error
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._pending: dict[str, list[pa.Table]] = {}
         self._pending_rows: dict[str, int] = {}
@@ -58,8 +60,12 @@ class ParquetSink:
         table = pa.concat_tables(pending) if len(pending) > 1 else pending[0]
         writer = self._writers.get(name)
         if writer is None:
-            writer = pq.ParquetWriter(self.out_dir / f"{name}.parquet", table.schema,
-                                      compression="zstd", compression_level=1)
+            writer = pq.ParquetWriter(
+                self.out_dir / f"{name}.parquet",
+                table.schema,
+                compression="zstd",
+                compression_level=1,
+            )
             self._writers[name] = writer
         writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
@@ -72,16 +78,20 @@ class ParquetSink:
         catalog = load_catalog()
         for name in catalog.table_names:
             if name not in self._writers:
-                pq.write_table(catalog.table(name).arrow_schema.empty_table(),
-                               self.out_dir / f"{name}.parquet", compression="zstd")
+                pq.write_table(
+                    catalog.table(name).arrow_schema.empty_table(),
+                    self.out_dir / f"{name}.parquet",
+                    compression="zstd",
+                )
         return dict(self.row_counts)
 
 
 def write_manifest(out_dir: Path, payload: dict) -> Path:
     """``province.json``: the config, row counts and the realism report."""
     path = Path(out_dir) / MANIFEST
-    path.write_text(json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=False) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )
     return path
 
 
