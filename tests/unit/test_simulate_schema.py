@@ -60,7 +60,7 @@ def schema_violations(table: pa.Table, spec: TableSpec) -> list[str]:
 
 @pytest.fixture(scope="module")
 def config() -> SimulationConfig:
-    return SimulationConfig(enterprises=600, months=24, seed=7, chunk_size=1_000)
+    return SimulationConfig(enterprises=1_500, months=24, seed=7, chunk_size=1_000)  # two blocks
 
 
 @pytest.fixture(scope="module")

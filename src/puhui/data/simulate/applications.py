@@ -8,7 +8,7 @@ is what data farming and probing exploit. Fraudulent applications come from :mod
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -64,7 +64,11 @@ CHANNEL_MIX = np.array(
 
 @dataclass
 class Applications:
-    """Application rows before they are sorted and numbered."""
+    """Application rows before they are sorted and numbered.
+
+    The last four columns are filled as the application moves on (verdict, number, month);
+    until then they are empty arrays.
+    """
 
     firm: np.ndarray
     applicant: np.ndarray  # person index
@@ -78,37 +82,40 @@ class Applications:
     staff: np.ndarray  # staff index or -1
     fraud_type: np.ndarray
     score_boost: np.ndarray  # how much better the application looks than the firm is
-    decision: np.ndarray | None = None
-    approved: np.ndarray | None = None  # NaN unless approved
-    application_id: np.ndarray | None = None
+    decision: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="<U9"))
+    approved: np.ndarray = field(default_factory=lambda: np.empty(0))  # NaN unless approved
+    application_id: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="<U12"))
+    month: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     @property
     def n(self) -> int:
         return len(self.firm)
 
-    @property
-    def month(self) -> np.ndarray:
-        return self._month
-
     def locate(self, timeline: Timeline) -> None:
-        """Cache the window month of every application."""
-        self._month = timeline.month_of_day(self.applied_us // MICROS_PER_DAY)
+        """Fill the window month of every application."""
+        self.month = timeline.month_of_day(self.applied_us // MICROS_PER_DAY)
 
-    def locate_from(self, other: Applications, rows: np.ndarray) -> None:
-        self._month = other.month[rows]
+    def _columns(self) -> dict[str, np.ndarray]:
+        """The columns that are filled (one value per application)."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(Applications)
+            if len(getattr(self, f.name)) == self.n
+        }
 
     @staticmethod
     def concat(parts: list[Applications]) -> Applications:
-        keys = [
-            f.name
-            for f in fields(Applications)
-            if f.name not in {"decision", "approved", "application_id"}
-        ]
-        return Applications(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in keys})
+        filled = set.intersection(*(set(p._columns()) for p in parts))
+        return Applications(
+            **{
+                f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                for f in fields(Applications)
+                if f.name in filled
+            }
+        )
 
-    def take(self, order: np.ndarray) -> Applications:
-        values = {f.name: getattr(self, f.name) for f in fields(Applications)}
-        return Applications(**{k: (v[order] if v is not None else None) for k, v in values.items()})
+    def take(self, rows: np.ndarray) -> Applications:
+        return Applications(**{name: values[rows] for name, values in self._columns().items()})
 
 
 def timestamps(
@@ -150,8 +157,8 @@ def choose_channels(rng: np.random.Generator, product: np.ndarray) -> np.ndarray
 
 
 def requested_amounts(
-    rng: np.random.Generator, revenue: np.ndarray, low=0.08, high=0.3
-) -> np.ndarray:  # type: ignore[no-untyped-def]
+    rng: np.random.Generator, revenue: np.ndarray, low: float = 0.08, high: float = 0.3
+) -> np.ndarray:
     raw = revenue * rng.uniform(low, high, len(revenue))
     return np.clip(np.round(raw, -4), 30_000, ONLINE_LIMIT)
 
@@ -278,16 +285,13 @@ def stop_probing_at_approval(apps: Applications, probing: int) -> Applications:
     starts = np.flatnonzero(first)
     group = np.cumsum(first) - 1
     position = np.arange(len(rows)) - starts[group]
-    opening = rows[(position < 2) & (apps.decision[rows] == "approved")]  # type: ignore[index]
-    apps.decision[opening] = "rejected"  # type: ignore[index]
-    apps.approved[opening] = np.nan  # type: ignore[index]
-    approved = (apps.decision[rows] == "approved").astype(np.int64)  # type: ignore[index]
+    opening = rows[(position < 2) & (apps.decision[rows] == "approved")]
+    apps.decision[opening] = "rejected"
+    apps.approved[opening] = np.nan
+    approved = (apps.decision[rows] == "approved").astype(np.int64)
     before = np.cumsum(approved) - approved
     drop = rows[(before - before[starts][group]) > 0]
-    keep = np.setdiff1d(np.arange(apps.n), drop)
-    kept = apps.take(keep)
-    kept.locate_from(apps, keep)
-    return kept
+    return apps.take(np.setdiff1d(np.arange(apps.n), drop))
 
 
 def number(apps: Applications) -> Applications:
@@ -297,5 +301,4 @@ def number(apps: Applications) -> Applications:
     ordered.application_id = np.char.add(
         "AP", np.char.zfill(np.arange(1, apps.n + 1).astype(str), 10)
     )
-    ordered._month = apps.month[order]
     return ordered

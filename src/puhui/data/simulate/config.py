@@ -101,7 +101,12 @@ class SimulationConfig(_Frozen):
     months: int = Field(36, ge=MIN_MONTHS, le=120)
     seed: int = Field(20260601, ge=0)
     end_month: str = Field("2026-06", description="last month covered, YYYY-MM (fixed default)")
-    chunk_size: int = Field(50_000, ge=1_000, description="firms per written row group")
+    chunk_size: int = Field(
+        50_000,
+        ge=1_000,
+        description="firms per block of sources; each block has its own random streams, so "
+        "another block size gives another (equally valid) province",
+    )
     realism_sample: int = Field(60_000, ge=1_000, description="firms scored by the realism report")
     classification: ClassificationRules = ClassificationRules()
     health: HealthParameters = HealthParameters()

@@ -8,7 +8,6 @@ from puhui.data.simulate import names
 from puhui.data.simulate.applications import (
     Applications,
     _own_applications,
-    choose_channels,
     requested_amounts,
     timestamps,
 )
@@ -176,12 +175,3 @@ def _cumsum_within(values: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
     before = np.repeat(total[starts] - values[starts], sizes)
     return total - before
-
-
-__all__ = [
-    "choose_channels",
-    "farming_applications",
-    "identity_theft_applications",
-    "probing_applications",
-    "ring_applications",
-]

@@ -256,8 +256,6 @@ def build_loan_book(
     for extra in batches[1:]:
         loans = loans.concat(extra)
     renewed = Applications.concat(renewal_apps)
-    renewed.decision = np.concatenate([a.decision for a in renewal_apps])  # type: ignore[misc]
-    renewed.approved = np.concatenate([a.approved for a in renewal_apps])  # type: ignore[misc]
     np.minimum.at(bank.opened_day, loans.firm, loans.disbursed_day)
     return loans, renewed
 

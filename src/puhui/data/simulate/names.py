@@ -116,7 +116,9 @@ def compact(values: np.ndarray) -> np.ndarray:
     return values.astype(f"<U{max(int(np.char.str_len(values).max()), 1)}")
 
 
-def pick(rng: np.random.Generator, options: np.ndarray, size: int, weights=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+def pick(
+    rng: np.random.Generator, options: np.ndarray, size: int, weights: np.ndarray | None = None
+) -> np.ndarray:
     """``size`` draws from ``options`` (weights need not be normalised)."""
     p = None if weights is None else np.asarray(weights, dtype=float) / np.sum(weights)
     return options[rng.choice(len(options), size=size, p=p)]

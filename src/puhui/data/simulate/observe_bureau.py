@@ -14,6 +14,7 @@ import pyarrow as pa
 from puhui.data.simulate.activity import Chunk
 from puhui.data.simulate.health import NEVER
 from puhui.data.simulate.lending import overdue_days
+from puhui.data.simulate.repayment import WRITTEN_OFF
 from puhui.data.simulate.tables import build_table, take_strings
 from puhui.data.simulate.timeline import MICROS_PER_DAY
 from puhui.data.simulate.world import World
@@ -76,6 +77,7 @@ def enterprise_tables(
     )
     first_bank = np.full(n, NEVER, dtype=np.int64)
     np.minimum.at(first_bank, r, c)
+    _keep_written_off_debts(world, a, b, lo, (bank_balance, bank_overdue, bank_days, bank_npl))
 
     # Other lenders: existing lines drawn harder under strain, plus emergency lenders.
     h = chunk.h
@@ -168,6 +170,30 @@ def enterprise_tables(
         },
     )
     return {"bureau_enterprise_monthly": monthly, "bureau_enterprise_query": queries}, ever[:, -1]
+
+
+def _keep_written_off_debts(
+    world: World, a: int, b: int, lo: int, books: tuple[np.ndarray, ...]
+) -> None:
+    """A loan written off here leaves the bank's books, not the bureau: it stays a bad debt
+    (呆账) with days overdue still counting, from the write-off month to the window's end."""
+    lm, loans, tl = world.loan_months, world.loans, world.timeline
+    balance, overdue, days, npl = books
+    written = np.flatnonzero(lm.status[a:b] == WRITTEN_OFF) + a
+    if not len(written):
+        return
+    principal = lm.outstanding[written - 1]  # the row before write-off is the same loan
+    owed = np.maximum(lm.overdue_amount[written - 1], principal)  # the whole debt is called
+    span = tl.months - lm.month[written]
+    row = np.repeat(np.arange(len(written)), span)
+    month = lm.month[written][row] + np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
+    firm = lm.firm[written][row] - lo
+    loan = lm.loan[written][row]
+    np.add.at(balance, (firm, month), principal[row])
+    np.add.at(overdue, (firm, month), owed[row])
+    np.add.at(npl, (firm, month), principal[row])
+    late = overdue_days(tl, loans.stop_month[loan], world.firms.due_day[loans.firm[loan]], month)
+    np.maximum.at(days, (firm, month), late)
 
 
 def application_queries(world: World, rng: np.random.Generator) -> dict[str, pa.Table]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from puhui.data.reference import cities
 from puhui.data.simulate import names
 from puhui.data.simulate.activity import Chunk
 from puhui.data.simulate.tables import build_table, take_strings
@@ -87,14 +88,14 @@ def change_table(world: World, chunk: Chunk, rng: np.random.Generator) -> pa.Tab
     current_rep = people.name[firms.legal_rep[lo:hi][row]]
     capital_after = firms.registered_capital[lo:hi][row]
     capital_before = np.round(capital_after * rng.uniform(0.2, 0.8, m), -4)
-    city = np.array(["杭州市"] * m) if m else np.array([], dtype="<U3")
+    city, county = _place_names(firms.county_code[lo:hi][row])
     before = np.select(
         [kind == 0, kind == 1, kind == 2, kind == 3, kind == 4],
         [
             names.person_names(rng, m),
             names.person_names(rng, m),
             np.char.add((capital_before / 1e4).astype(np.int64).astype(str), "万元"),
-            np.char.add(firms.address[lo:hi][row], "(原)") if m else np.array([], dtype="<U2"),
+            names.addresses(rng, city, county),
             names.enterprise_names(rng, city, firms.industry_code[lo:hi][row]),
         ],
         default="",
@@ -120,6 +121,15 @@ def change_table(world: World, chunk: Chunk, rng: np.random.Generator) -> pa.Tab
             "after_value": after,
         },
     )
+
+
+def _place_names(county_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """City and county names of county codes (for former names and addresses)."""
+    lookup = {code: (city.name, name) for city in cities() for code, name in city.counties.items()}
+    codes, inverse = np.unique(county_codes, return_inverse=True)
+    city = np.array([lookup[c][0] for c in codes] or [""])[inverse] if len(codes) else codes
+    county = np.array([lookup[c][1] for c in codes] or [""])[inverse] if len(codes) else codes
+    return city, county
 
 
 def person_table(world: World, rng: np.random.Generator) -> pa.Table:

@@ -215,7 +215,15 @@ def _invoice_links(
     real = ~firms.is_shell[lo:hi]
     parts: list[dict[str, np.ndarray]] = []
 
-    def emit(local, slot, year, direction, count, amount):  # type: ignore[no-untyped-def]
+    def emit(
+        local: np.ndarray,
+        slot: int | np.ndarray,
+        year: int,
+        direction: str,
+        count: np.ndarray,
+        amount: np.ndarray,
+    ) -> None:
+        """Queue rows for firms ``local``; ``slot`` is a partner column or explicit USCCs."""
         keep = amount > 0
         parts.append(
             {

@@ -107,7 +107,7 @@ def _length(columns: Mapping[str, object]) -> int:
         if isinstance(value, (pa.Array, pa.ChunkedArray)):
             return len(value)
         if value is not None and np.ndim(value) > 0:
-            return len(value)  # type: ignore[arg-type]
+            return len(np.asarray(value))
     return 0
 
 

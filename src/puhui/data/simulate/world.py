@@ -127,7 +127,7 @@ def build_world(config: SimulationConfig, step: Step | None = None) -> World:
     note("lending")
     rng = stream(seed, "lending")
     loans, renewal_apps = build_loan_book(rng, firms, people, bank, health, apps, timeline)
-    combined = _combine(apps, renewal_apps)
+    combined = apply_.Applications.concat([apps, renewal_apps])
     combined.locate(timeline)
     numbered = apply_.number(combined)
     position = np.empty(combined.n, dtype=np.int64)
@@ -173,13 +173,6 @@ def build_world(config: SimulationConfig, step: Step | None = None) -> World:
         core_uscc,
         core_name,
     )
-
-
-def _combine(apps: apply_.Applications, renewal: apply_.Applications) -> apply_.Applications:
-    merged = apply_.Applications.concat([apps, renewal])
-    merged.decision = np.concatenate([apps.decision, renewal.decision])  # type: ignore[list-item]
-    merged.approved = np.concatenate([apps.approved, renewal.approved])  # type: ignore[list-item]
-    return merged
 
 
 def _close_firms(
