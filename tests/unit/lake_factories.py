@@ -126,3 +126,19 @@ def write_jsonl(frame: pl.DataFrame, path: Path) -> Path:
             handle.write(json.dumps({k: _text(v) for k, v in row.items()}, ensure_ascii=False))
             handle.write("\n")
     return path
+
+
+def with_values(frame: pl.DataFrame, row: int, **values: object) -> pl.DataFrame:
+    """``frame`` with some cells of 1-based ``row`` replaced."""
+    index = pl.int_range(1, pl.len() + 1)
+    return frame.with_columns(
+        pl.when(index == row).then(pl.lit(value)).otherwise(pl.col(name)).alias(name)
+        for name, value in values.items()
+    )
+
+
+def lake_paths(lake) -> set[str]:  # type: ignore[no-untyped-def]
+    """Every path under the lake (but its lock file), to prove a failed batch wrote nothing."""
+    if not lake.root.exists():
+        return set()
+    return {str(p.relative_to(lake.root)) for p in lake.root.rglob("*") if p.name != "_lock"}

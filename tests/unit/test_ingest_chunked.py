@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from lake_factories import valid_frame, write_csv
+from lake_factories import lake_paths, valid_frame, with_values, write_csv
 
 from puhui.data.ingest import ingest_files
 from puhui.data.ingest import keys as key_module
@@ -21,20 +21,6 @@ LOAN = CATALOG.table("bank_loan")
 @pytest.fixture
 def lake(tmp_path) -> Lake:
     return Lake(tmp_path / "data" / "lake")
-
-
-def _snapshot(lake: Lake) -> set[str]:
-    if not lake.root.exists():
-        return set()
-    return {str(p.relative_to(lake.root)) for p in lake.root.rglob("*") if p.name != "_lock"}
-
-
-def _with(frame: pl.DataFrame, row: int, **values: object) -> pl.DataFrame:
-    index = pl.int_range(1, pl.len() + 1)
-    return frame.with_columns(
-        pl.when(index == row).then(pl.lit(value)).otherwise(pl.col(name)).alias(name)
-        for name, value in values.items()
-    )
 
 
 @pytest.mark.parametrize("file_format", ["parquet", "csv"])
@@ -58,8 +44,10 @@ def test_a_batch_read_in_small_chunks_stores_the_same_rows_as_in_one_piece(tmp_p
 
 def test_faults_found_in_small_chunks_are_reported_as_in_one_piece(lake, tmp_path):
     frame = valid_frame(TAX, 12, months=1)
-    frame = _with(frame, 2, invoices_issued_count=-1)
-    frame = _with(frame, 11, uscc=frame.get_column("uscc")[0])  # repeats row 1, 3 chunks later
+    frame = with_values(frame, 2, invoices_issued_count=-1)
+    frame = with_values(
+        frame, 11, uscc=frame.get_column("uscc")[0]
+    )  # repeats row 1, 3 chunks later
     first = write_csv(frame, tmp_path / "a.csv")
     second = write_csv(valid_frame(TAX, 3, months=1).head(1), tmp_path / "b.csv")  # repeats row 1
     reports = []
@@ -81,12 +69,12 @@ def test_faults_found_in_small_chunks_are_reported_as_in_one_piece(lake, tmp_pat
         (str(second), 1, "duplicate_key"),
     ]
     assert reports[0].get_column("reason")[1].endswith(f"same as row 1 of {first}")
-    assert _snapshot(lake) == set()
+    assert lake_paths(lake) == set()
 
 
 def test_the_report_lists_the_first_faults_and_counts_the_rest(lake, tmp_path):
     frame = valid_frame(TAX, 10, months=1).with_columns(invoices_issued_count=pl.lit(-1))
-    frame = _with(frame, 4, vat_paid=None)
+    frame = with_values(frame, 4, vat_paid=None)
     path = write_csv(frame, tmp_path / "t.csv")
     result = ingest_files(lake, "tax_monthly", [path], chunk_rows=3, report_limit=4)
     report = pl.read_csv(result.report)
@@ -110,13 +98,15 @@ def test_the_report_lists_the_first_faults_and_counts_the_rest(lake, tmp_path):
 
 def test_a_rejected_batch_staged_in_chunks_leaves_the_lake_unchanged(lake, tmp_path):
     ingest_files(lake, "tax_monthly", [write_csv(valid_frame(TAX, 4), tmp_path / "ok.csv")])
-    before = _snapshot(lake)
-    frame = _with(valid_frame(TAX, 9, offset=100), 8, month="2024-13")  # fault in the last chunk
+    before = lake_paths(lake)
+    frame = with_values(
+        valid_frame(TAX, 9, offset=100), 8, month="2024-13"
+    )  # fault in the last chunk
     result = ingest_files(
         lake, "tax_monthly", [write_csv(frame, tmp_path / "bad.csv")], chunk_rows=2
     )
     assert result.status == "rejected"
-    assert _snapshot(lake) == before
+    assert lake_paths(lake) == before
 
 
 def test_keys_already_in_the_lake_are_found_across_chunks_and_partitions(lake, tmp_path):
@@ -166,7 +156,7 @@ def test_a_new_snapshot_of_an_entity_table_is_accepted_and_read_as_the_latest(la
 
 def test_a_snapshot_repeating_a_key_within_itself_is_still_rejected(lake, tmp_path):
     frame = valid_frame(ENTERPRISE, 4)
-    frame = _with(frame, 4, uscc=frame.get_column("uscc")[0])
+    frame = with_values(frame, 4, uscc=frame.get_column("uscc")[0])
     result = ingest_files(
         lake, "reg_enterprise", [write_csv(frame, tmp_path / "e.csv")], chunk_rows=2
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from lake_factories import valid_frame, write_csv, write_jsonl
+from lake_factories import lake_paths, valid_frame, write_csv, write_jsonl
 
 from puhui.data.ingest import (
     DirectoryLayoutError,
@@ -27,12 +27,6 @@ def lake(tmp_path) -> Lake:
     return Lake(tmp_path / "data" / "lake")
 
 
-def _snapshot(lake: Lake) -> set[str]:
-    if not lake.root.exists():
-        return set()
-    return {str(p.relative_to(lake.root)) for p in lake.root.rglob("*") if p.name != "_lock"}
-
-
 def test_a_good_csv_batch_is_accepted_and_committed(lake, tmp_path):
     path = write_csv(valid_frame(TAX, 9), tmp_path / "tax.csv")
     result = ingest_files(lake, "tax_monthly", [path])
@@ -43,14 +37,14 @@ def test_a_good_csv_batch_is_accepted_and_committed(lake, tmp_path):
 
 def test_a_bad_batch_writes_nothing_and_reports_row_field_and_reason(lake, tmp_path):
     ingest_files(lake, "reg_person", [write_csv(valid_frame(PERSON, 2), tmp_path / "p0.csv")])
-    before = _snapshot(lake)
+    before = lake_paths(lake)
     frame = valid_frame(PERSON, 5, offset=10).with_columns(
         pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("女")).otherwise("gender").alias("gender")
     )
     path = write_csv(frame, tmp_path / "people.csv")
     result = ingest_files(lake, "reg_person", [path], rejections_dir=tmp_path / "rejections")
     assert result.status == "rejected"
-    assert _snapshot(lake) == before
+    assert lake_paths(lake) == before
     assert result.report == tmp_path / "rejections" / f"{result.batch_id}.csv"
     report = pl.read_csv(result.report)
     assert report.columns == ["file", "row", "field", "value", "rule", "reason"]
@@ -69,13 +63,13 @@ def test_rejection_reports_default_to_beside_the_lake(lake, tmp_path):
 def test_rerunning_the_same_batch_is_idempotent(lake, tmp_path):
     path = write_csv(valid_frame(TAX, 6), tmp_path / "tax.csv")
     first = ingest_files(lake, "tax_monthly", [path])
-    snapshot = _snapshot(lake)
+    snapshot = lake_paths(lake)
     again = ingest_files(lake, "tax_monthly", [path])
     assert again.status == "already"
     assert again.batch_id == first.batch_id
     assert again.rows == 6
     assert "already ingested" in again.reason
-    assert _snapshot(lake) == snapshot
+    assert lake_paths(lake) == snapshot
 
 
 def test_batch_id_depends_on_table_and_contents_not_on_file_names_or_order(tmp_path):

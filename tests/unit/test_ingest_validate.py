@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
-from lake_factories import valid_frame
+from lake_factories import valid_frame, with_values
 
 from puhui.data.ingest.readers import ROW_COLUMN
 from puhui.data.ingest.validate import validate_batch
@@ -30,15 +30,6 @@ def _text_frame(frame: pl.DataFrame) -> pl.DataFrame:
         if isinstance(t, pl.Datetime)
     )
     return text.with_row_index(ROW_COLUMN, offset=1).with_columns(pl.col(ROW_COLUMN).cast(pl.Int64))
-
-
-def _with(frame: pl.DataFrame, row: int, **values: object) -> pl.DataFrame:
-    """``frame`` with some cells of 1-based ``row`` replaced."""
-    index = pl.int_range(1, pl.len() + 1)
-    return frame.with_columns(
-        pl.when(index == row).then(pl.lit(value)).otherwise(pl.col(name)).alias(name)
-        for name, value in values.items()
-    )
 
 
 def _faults(spec, *frames, existing=None) -> list[tuple]:
@@ -71,13 +62,13 @@ def test_a_good_batch_validates_to_the_canonical_types():
     ],
 )
 def test_a_bad_value_is_reported_with_its_row_field_value_and_rule(field, value, rule):
-    raw = _with(_text_frame(valid_frame(TAX, 4)), 3, **{field: value})
+    raw = with_values(_text_frame(valid_frame(TAX, 4)), 3, **{field: value})
     assert _faults(TAX, raw) == [("f0.csv", 3, field, value, rule)]
 
 
 def test_money_is_parsed_exactly_and_harmless_trailing_zeros_are_accepted():
-    raw = _with(_text_frame(valid_frame(TAX, 2)), 1, declared_revenue="+1234.5000")
-    raw = _with(raw, 2, declared_revenue="9999999999999999.99")
+    raw = with_values(_text_frame(valid_frame(TAX, 2)), 1, declared_revenue="+1234.5000")
+    raw = with_values(raw, 2, declared_revenue="9999999999999999.99")
     validated = validate_batch(TAX, [raw], ["t.csv"])
     assert validated.ok
     assert validated.frame.get_column("declared_revenue").to_list() == [
@@ -87,8 +78,8 @@ def test_money_is_parsed_exactly_and_harmless_trailing_zeros_are_accepted():
 
 
 def test_months_may_be_spelled_as_year_month():
-    raw = _with(_text_frame(valid_frame(TAX, 3)), 1, month="2023-07")
-    raw = _with(raw, 2, month="202308")
+    raw = with_values(_text_frame(valid_frame(TAX, 3)), 1, month="2023-07")
+    raw = with_values(raw, 2, month="202308")
     validated = validate_batch(TAX, [raw], ["t.csv"])
     assert validated.ok
     assert validated.frame.get_column("month").to_list()[:2] == [date(2023, 7, 1), date(2023, 8, 1)]
@@ -96,8 +87,8 @@ def test_months_may_be_spelled_as_year_month():
 
 def test_enum_values_and_ranges_are_enforced():
     share = CATALOG.table("reg_shareholder")
-    raw = _with(_text_frame(valid_frame(share, 3)), 1, holder_type="company")
-    raw = _with(raw, 2, share_ratio="1.5")
+    raw = with_values(_text_frame(valid_frame(share, 3)), 1, holder_type="company")
+    raw = with_values(raw, 2, share_ratio="1.5")
     assert _faults(share, raw) == [
         ("f0.csv", 1, "holder_type", "company", "enum"),
         ("f0.csv", 2, "share_ratio", "1.5", "range"),
@@ -105,8 +96,10 @@ def test_enum_values_and_ranges_are_enforced():
 
 
 def test_timestamps_with_an_offset_are_stored_in_utc_and_naive_ones_are_taken_as_utc():
-    raw = _with(_text_frame(valid_frame(APPLICATION, 2)), 1, applied_at="2024-03-01 09:30:00+08:00")
-    raw = _with(raw, 2, applied_at="2024-03-01T09:30:00")
+    raw = with_values(
+        _text_frame(valid_frame(APPLICATION, 2)), 1, applied_at="2024-03-01 09:30:00+08:00"
+    )
+    raw = with_values(raw, 2, applied_at="2024-03-01T09:30:00")
     validated = validate_batch(APPLICATION, [raw], ["a.csv"])
     assert validated.ok
     assert validated.frame.get_column("applied_at").to_list() == [
@@ -125,7 +118,7 @@ def test_typed_parquet_columns_are_cast_and_checked_too():
         pl.col(ROW_COLUMN).cast(pl.Int64)
     )
     assert validate_batch(TAX, [frame], ["t.parquet"]).ok
-    broken = _with(frame, 2, declared_revenue=0.125, invoices_issued_count=2.5)
+    broken = with_values(frame, 2, declared_revenue=0.125, invoices_issued_count=2.5)
     assert [(r[1], r[2], r[4]) for r in _faults(TAX, broken)] == [
         (2, "declared_revenue", "type"),
         (2, "invoices_issued_count", "type"),
@@ -135,8 +128,8 @@ def test_typed_parquet_columns_are_cast_and_checked_too():
 def test_personal_data_is_masked_in_the_report():
     raw = _text_frame(valid_frame(PERSON, 3))
     bad_id = "330102199002300011"
-    raw = _with(raw, 2, person_id=bad_id, phone="12345678901", name="欧阳")
-    raw = _with(raw, 3, gender="unknown")
+    raw = with_values(raw, 2, person_id=bad_id, phone="12345678901", name="欧阳")
+    raw = with_values(raw, 3, gender="unknown")
     found = _faults(PERSON, raw)
     assert found[0][:3] == ("f0.csv", 2, "person_id")
     assert found[0][3] == "330102********0011"
@@ -149,14 +142,14 @@ def test_a_wrong_check_code_is_rejected_naming_the_row():
     raw = _text_frame(valid_frame(TAX, 6))
     good = raw.get_column("uscc")[4]
     wrong = good[:17] + ("0" if good[17] != "0" else "1")
-    found = _faults(TAX, _with(raw, 5, uscc=wrong))
+    found = _faults(TAX, with_values(raw, 5, uscc=wrong))
     assert found == [("f0.csv", 5, "uscc", wrong, "check")]
 
 
 def test_duplicate_keys_are_rejected_naming_the_first_occurrence():
     frame = _text_frame(valid_frame(TAX, 4, months=1))
     second_file = frame.head(1)
-    repeated = _with(frame, 4, uscc=frame.get_column("uscc")[1])
+    repeated = with_values(frame, 4, uscc=frame.get_column("uscc")[1])
     validated = validate_batch(TAX, [repeated, second_file], ["a.csv", "b.csv"])
     rows = validated.rejections.select("file", "row", "field", "rule", "reason").rows()
     assert rows == [
@@ -189,6 +182,6 @@ def test_keys_already_in_the_lake_are_rejected_naming_the_batch():
 
 
 def test_rows_with_a_missing_key_are_not_also_called_duplicates():
-    raw = _with(_text_frame(valid_frame(TAX, 3)), 1, uscc="")
-    raw = _with(raw, 2, uscc="")
+    raw = with_values(_text_frame(valid_frame(TAX, 3)), 1, uscc="")
+    raw = with_values(raw, 2, uscc="")
     assert [r[4] for r in _faults(TAX, raw)] == ["required", "required"]
