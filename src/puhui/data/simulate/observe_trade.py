@@ -80,8 +80,10 @@ def customs_tables(world: World, chunk: Chunk, rng: np.random.Generator) -> dict
     failure = world.health.failure_month[lo:hi][local]
     downgraded = failure < months - 2
     down_day = tl.month_start_days(np.minimum(failure, months) + rng.integers(2, 6, len(local)))
-    down_local = local[downgraded & (down_day <= tl.last_day)]
-    down_days = down_day[downgraded & (down_day <= tl.last_day)]
+    # A downgrade follows the registration (same-day records would collide on the key).
+    kept = downgraded & (down_day <= tl.last_day) & (down_day > registered)
+    down_local = local[kept]
+    down_days = down_day[kept]
     rating = build_table(
         "customs_rating",
         {
