@@ -310,7 +310,7 @@ class Lake:
                     select = f"select * from read_parquet({listing}, {options})"
                 connection.execute(f'create view "{table}" as {select}')
             elif spec is not None:
-                connection.execute(f'create view "{table}" as {self._empty_select(table)}')
+                connection.execute(f'create view "{table}" as {self.empty_select(table)}')
         return connection
 
     def scan(self, table: str, *, as_of: datetime | None = None) -> pl.LazyFrame:
@@ -355,7 +355,8 @@ class Lake:
         except UnknownTableError:  # a table since dropped from the data model: trust the batches
             return any(m.partitions for m in self.batches(table))
 
-    def _empty_select(self, table: str) -> str:
+    def empty_select(self, table: str) -> str:
+        """A DuckDB ``select`` with the table's typed columns and no rows (for absent tables)."""
         spec = self.catalog.table(table)
         columns = [f"cast(null as {_DUCKDB_TYPES[f.type]}) as {f.name}" for f in spec.fields]
         if spec.partition is not None and PARTITION_COLUMN not in spec.field_names:
