@@ -1,0 +1,106 @@
+"""Targets from what the bank observes (标签): never the simulator's ``truth_*`` tables.
+
+*Behaviour / early-warning* labels: for each firm with an active loan at month end ``as_of``,
+whether any of its loans reaches 90+ days overdue in the months (as_of, as_of + h], for
+h = 3, 6, 12. A label is missing (not matured) when the lake does not yet reach as_of + h.
+
+*Application* labels: for each approved application that became a loan, whether that loan (any
+of the firm's loans from it) reaches 90+ days overdue within 12 months of disbursement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import polars as pl
+
+DEFAULT_HORIZONS = (3, 6, 12)
+DEFAULT_OVERDUE_DAYS = 90
+
+
+def _horizon_columns(horizons: Sequence[int], overdue_days: int) -> str:
+    parts = []
+    for h in horizons:
+        parts.append(
+            f"""case when a.as_of + interval {h} month > (select last_month from span) then null
+                 else coalesce(bool_or(f.month > a.as_of and f.month <= a.as_of + interval {h} month
+                                       and f.overdue_days >= {overdue_days}), false)::int end
+                 as default_{h}m"""
+        )
+    return ",\n".join(parts)
+
+
+def behaviour_labels(
+    connection: duckdb.DuckDBPyConnection,
+    horizons: Sequence[int] = DEFAULT_HORIZONS,
+    overdue_days: int = DEFAULT_OVERDUE_DAYS,
+) -> pl.DataFrame:
+    """One row per (uscc, as_of) with an active, not yet defaulted loan; ``default_<h>m`` 0/1/null.
+
+    Firms already 90+ overdue at as_of are left out: they have defaulted, there is nothing to
+    predict. ``connection`` is ``Lake(root).connect()`` (views over the lake's tables).
+    """
+    horizons = tuple(int(h) for h in horizons)
+    sql = f"""
+    with span as (select max(month) as last_month from bank_loan_monthly),
+    active as (
+        select uscc, month as as_of, max(overdue_days) as worst_overdue
+        from bank_loan_monthly
+        where status = 'active'
+        group by uscc, month
+    ),
+    eligible as (select uscc, as_of from active where worst_overdue < {int(overdue_days)}),
+    final as (
+        select a.uscc, a.as_of,
+               {_horizon_columns(horizons, int(overdue_days))}
+        from eligible as a
+        left join bank_loan_monthly as f
+          on f.uscc = a.uscc and f.month > a.as_of
+         and f.month <= a.as_of + interval {max(horizons)} month
+        group by a.uscc, a.as_of
+    )
+    select * from final order by uscc, as_of
+    """
+    frame = pl.from_arrow(connection.sql(sql).to_arrow_table())
+    return frame.with_columns(pl.col("as_of").cast(pl.Date))
+
+
+def application_labels(
+    connection: duckdb.DuckDBPyConnection,
+    horizon_months: int = 12,
+    overdue_days: int = DEFAULT_OVERDUE_DAYS,
+) -> pl.DataFrame:
+    """One row per application: approved, booked (became a loan) and bad within the horizon.
+
+    ``bad_<h>m`` is 1 when a loan from the application reaches ``overdue_days`` within
+    ``horizon_months`` of disbursement, 0 when it did not and the window has matured, null
+    otherwise (rejected, not booked, or too recent).
+    """
+    h = int(horizon_months)
+    sql = f"""
+    with span as (select max(month) as last_month from bank_loan_monthly),
+    booked as (
+        select l.application_id, min(l.disbursed_on) as disbursed_on,
+               bool_or(m.overdue_days >= {int(overdue_days)}
+                       and m.month <= l.disbursed_on + interval {h} month) as went_bad
+        from bank_loan as l
+        left join bank_loan_monthly as m on m.loan_id = l.loan_id
+        where l.application_id is not null
+        group by l.application_id
+    ),
+    final as (
+        select a.application_id, a.uscc, cast(a.applied_at as date) as applied_on,
+               a.decision = 'approved' as approved,
+               b.application_id is not null as booked,
+               case when b.application_id is null then null
+                    when coalesce(b.went_bad, false) then 1
+                    when b.disbursed_on + interval {h} month > (select last_month from span)
+                         then null
+                    else 0 end as bad_{h}m
+        from app_application as a
+        left join booked as b on b.application_id = a.application_id
+    )
+    select * from final order by applied_on, application_id
+    """
+    return pl.from_arrow(connection.sql(sql).to_arrow_table())

@@ -1,0 +1,106 @@
+"""Model monitoring (模型监控): monthly score and feature PSI, realised AUC, drift flags.
+
+A pure function over frames: the development baseline (scores and features as trained) and the
+scored recent population with a month column and, where matured, the observed outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from puhui.models import metrics
+from puhui.models.selection import stability
+
+
+@dataclass(frozen=True)
+class DriftThresholds:
+    """When a month is flagged; the defaults are the usual rules of thumb."""
+
+    score_psi: float = 0.25
+    feature_psi: float = 0.25
+    min_auc: float = 0.65
+    auc_drop: float = 0.05
+    min_matured: int = 30
+
+
+@dataclass(frozen=True)
+class MonthReport:
+    """One month's stability and, where outcomes matured, discrimination."""
+
+    month: str
+    count: int
+    score_psi: float
+    feature_psi: dict[str, float]
+    matured: int
+    realised_auc: float | None
+    flags: list[str] = field(default_factory=list)
+
+
+def monitor(
+    baseline_scores: Sequence[float],
+    baseline_features: pd.DataFrame,
+    recent: pd.DataFrame,
+    *,
+    month_column: str,
+    score_column: str,
+    target_column: str | None = None,
+    features: Sequence[str] = (),
+    development_auc: float | None = None,
+    thresholds: DriftThresholds | None = None,
+) -> list[MonthReport]:
+    """Monthly PSI of the score and each feature against the baseline, and realised AUC.
+
+    ``target_column`` may hold missing values for outcomes not yet matured; only matured rows
+    enter the AUC, and only when at least ``min_matured`` rows with both outcomes exist.
+    """
+    limits = thresholds or DriftThresholds()
+    baseline = np.asarray(baseline_scores, dtype=float)
+    edges = metrics.psi_edges(baseline)
+    months = pd.Series(recent[month_column])
+    reports = []
+    for month in sorted(months.dropna().unique()):
+        rows = recent[(months == month).to_numpy()]
+        score_psi = metrics.psi(baseline, rows[score_column], edges=edges)
+        feature_psi = (
+            stability(baseline_features, rows, list(features)).to_dict() if features else {}
+        )
+        realised = None
+        matured = 0
+        if target_column is not None:
+            outcome = pd.to_numeric(rows[target_column], errors="coerce")
+            done = outcome.notna().to_numpy()
+            matured = int(done.sum())
+            if matured >= limits.min_matured and outcome[done].nunique() == 2:
+                realised = metrics.auc(outcome[done], rows.loc[done, score_column])
+        flags = []
+        if score_psi > limits.score_psi:
+            flags.append(f"score PSI {score_psi:.3f} > {limits.score_psi}")
+        flags.extend(
+            f"feature {name} PSI {value:.3f} > {limits.feature_psi}"
+            for name, value in feature_psi.items()
+            if value > limits.feature_psi
+        )
+        if realised is not None:
+            if realised < limits.min_auc:
+                flags.append(f"realised AUC {realised:.3f} < {limits.min_auc}")
+            if development_auc is not None and development_auc - realised > limits.auc_drop:
+                flags.append(
+                    f"realised AUC {realised:.3f} is {development_auc - realised:.3f} "
+                    f"below development {development_auc:.3f}"
+                )
+        reports.append(
+            MonthReport(
+                month=str(pd.Timestamp(month).date()) if not isinstance(month, str) else month,
+                count=len(rows),
+                score_psi=score_psi,
+                feature_psi=feature_psi,
+                matured=matured,
+                realised_auc=realised,
+                flags=flags,
+            )
+        )
+    return reports
