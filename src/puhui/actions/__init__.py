@@ -1,0 +1,1 @@
+"""Actions: what the bank does with decisions (origination, consent, marketing lists, tasks)."""

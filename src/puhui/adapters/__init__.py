@@ -1,0 +1,1 @@
+"""Adapters to outside services (identity vendors, the credit bureau) behind small interfaces."""
