@@ -76,7 +76,19 @@ def entry_point() -> None:
 
 def _register_subcommands() -> None:
     """Attach each capability's commands; each lives in its own module under ``puhui.cli``."""
-    from puhui.cli import demo, ingest, lake, schema, simulate, store
+    from puhui.cli import (
+        bureau,
+        consent,
+        demo,
+        features,
+        ingest,
+        lake,
+        model,
+        profile,
+        schema,
+        simulate,
+        store,
+    )
 
     app.command("demo")(demo.demo)
     app.command("simulate")(simulate.simulate)
@@ -88,6 +100,17 @@ def _register_subcommands() -> None:
     app.add_typer(schema.app, name="schema", help="数据模型 · the canonical data model.")
     app.add_typer(
         store.app, name="store", help="运营库 · operational store: migrations and seeding."
+    )
+    app.add_typer(features.app, name="features", help="特征库 · point-in-time feature snapshots.")
+    app.command("profile")(profile.profile)
+    app.add_typer(
+        model.app, name="model", help="模型 · credit models: registry, reports, monitoring."
+    )
+    app.add_typer(
+        consent.app, name="consent", help="征信授权 · signed consents: grant, revoke, verify."
+    )
+    app.add_typer(
+        bureau.app, name="bureau", help="征信查询 · bureau queries via the consent gateway."
     )
 
 

@@ -218,3 +218,8 @@ def _refuse_audit_change(_mapper: Mapper[Any], _connection: Any, target: AuditEv
     raise AuditAppendOnlyError(
         f"audit_event is append-only; refusing to change or delete entry id={target.id}"
     )
+
+
+# Tables of later capabilities live in their own modules on the same metadata; importing them
+# here keeps `Base.metadata` (migrations, schema comparison) complete wherever tables is loaded.
+from puhui.data.store import consent_tables, model_registry_tables  # noqa: E402, F401
