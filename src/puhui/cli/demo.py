@@ -12,8 +12,14 @@ from typing import Annotated
 import typer
 from rich.rule import Rule
 
-from puhui.cli import ingest, lake, simulate, store
+from puhui.cli import features, ingest, lake, simulate, store
+from puhui.cli import profile as profile_command
+from puhui.cli.consent import demo_authorization
 from puhui.cli.context import console, current_settings
+from puhui.data.lake import Lake
+
+DEMO_END_MONTH = "2026-06"
+DEMO_AS_OF = "2026-07-01"  # the day after the province's last month closes
 
 
 def demo(
@@ -30,7 +36,7 @@ def demo(
 
     console.print(Rule("1 · 模拟省份 simulate a province"))
     simulate.simulate(
-        enterprises=enterprises, months=months, seed=seed, end_month="2026-06", out=incoming
+        enterprises=enterprises, months=months, seed=seed, end_month=DEMO_END_MONTH, out=incoming
     )
     console.print(Rule("2 · 接入数据湖 ingest every source into the lake"))
     ingest.ingest_dir(directory=incoming)
@@ -39,7 +45,25 @@ def demo(
     store.seed_command(batch_size=5000)
     console.print(Rule("4 · 概览 summary"))
     lake.summary()
+    console.print(Rule("5 · 特征库 point-in-time features"))
+    features.build(as_of=DEMO_AS_OF, engine="duckdb", force=False)
+    console.print(Rule("6 · 企业画像 one firm's 360 profile"))
+    profile_command.profile(uscc=_showcase_firm(settings.lake_dir), as_of=DEMO_AS_OF, as_json=False)
+    console.print(Rule("7 · 征信授权 an authorized bureau query and a refused one"))
+    demo_authorization(settings, console)
     console.print(
         f"\ndemo finished in {time.perf_counter() - started:,.0f} s; data in {settings.data_dir}. "
         'Try `.venv/bin/puhui lake query "select * from tax_monthly limit 5"`.'
     )
+
+
+def _showcase_firm(lake_dir) -> str:
+    """A firm worth showing: a borrower of the bank with the most e-invoiced revenue."""
+    connection = Lake(lake_dir).connect()
+    row = connection.execute(
+        "select t.uscc from tax_monthly t join bank_loan l using (uscc) "
+        "group by t.uscc order by sum(t.invoices_issued_amount) desc limit 1"
+    ).fetchone()
+    if row is None:  # a province without loans: any registered firm
+        row = connection.execute("select uscc from reg_enterprise limit 1").fetchone()
+    return row[0]

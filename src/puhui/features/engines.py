@@ -58,6 +58,7 @@ class DuckDBEngine:
     def connect(self, lake: Lake, tables: tuple[str, ...]) -> Any:
         connection = lake.connect()
         connection.execute("set TimeZone = 'UTC'")
+        connection.execute("set enable_progress_bar = false")
         if self.threads:
             connection.execute(f"set threads = {int(self.threads)}")
         if self.memory_limit:
@@ -98,7 +99,7 @@ class DuckDBEngine:
                 partial = target.with_name(target.name + ".partial")
                 try:
                     connection.execute(
-                        f"copy ({final.sql} order by uscc) to {_sql_path(partial)} "
+                        f"copy ({final.sql}) to {_sql_path(partial)} "
                         "(format parquet, compression zstd)"
                     )
                 except Exception as error:
@@ -197,7 +198,7 @@ class SparkEngine:
         cached = [self._view(r.name, r.sql) for r in plan.shared]
         for as_of, relations in plan.per_date.items():
             per_date = [self._view(r.name, r.sql) for r in relations[:-1]]
-            final = self.session.sql(to_spark_sql(relations[-1].sql)).orderBy("uscc")
+            final = self.session.sql(to_spark_sql(relations[-1].sql))
             target = outputs[as_of]
             target.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=target.parent) as scratch:

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 from pydantic import BaseModel
 
@@ -159,25 +158,23 @@ def _read_record(folder: Path) -> BuildRecord | None:
 
 
 def describe(path: Path, catalog: FeatureCatalog) -> tuple[list[FeatureStats], int]:
-    """Fill rate and distribution of every feature in one snapshot, in one DuckDB pass."""
-    connection = duckdb.connect()
-    try:
-        source = f"read_parquet('{path}')"
-        firms = connection.execute(f"select count(*) from {source}").fetchone()[0]
-        parts = []
-        for feature in catalog.features:
-            column = f'"{feature.name}"'
-            parts += [
-                f"count({column})",
-                f"avg({column})",
-                f"stddev_samp({column})",
-                f"min({column})",
-                f"approx_quantile({column}, 0.5)",
-                f"max({column})",
-            ]
-        row = connection.execute(f"select {', '.join(parts)} from {source}").fetchone()
-    finally:
-        connection.close()
+    """Fill rate and distribution of every feature in one snapshot (one Polars pass)."""
+    frame = pl.read_parquet(path, columns=catalog.names)
+    firms = frame.height
+    row = frame.select(
+        [
+            expression
+            for name in catalog.names
+            for expression in (
+                pl.col(name).count().alias(f"{name}|count"),
+                pl.col(name).mean().alias(f"{name}|mean"),
+                pl.col(name).std().alias(f"{name}|std"),
+                pl.col(name).min().alias(f"{name}|min"),
+                pl.col(name).median().alias(f"{name}|p50"),
+                pl.col(name).max().alias(f"{name}|max"),
+            )
+        ]
+    ).row(0)
     stats = []
     for i, feature in enumerate(catalog.features):
         count, mean, std, low, median, high = row[6 * i : 6 * i + 6]
