@@ -1,0 +1,277 @@
+"""Benchmark the full decision: sentinel interface + scoring + product match + pricing.
+
+In-process: ``DecisionService.decide`` for random firms of a feature snapshot (p50/p90/p99).
+Over HTTP: ``POST /api/v1/products/match/{uscc}`` served by uvicorn (one worker, its own
+process), driven by 50 concurrent httpx async clients (closed loop: each sends its next request
+when the last one answered); p50/p99, throughput and a latency histogram.
+
+Needs a data folder with a feature snapshot and a migrated store (``puhui demo`` makes one).
+``--model lightgbm`` scores with a LightGBM model fitted on the snapshot at start-up (a stand-in
+for a registered champion), precomputed for the snapshot's firms as ``DecisionService`` serves a
+champion; ``--model lightgbm-live`` calls the model on every request instead. The default uses
+the registered champion or, without one, the profile fallback score.
+
+    .venv/bin/python benchmarks/bench_decision.py --data-dir puhui-data
+    .venv/bin/python benchmarks/bench_decision.py --data-dir puhui-data --model lightgbm
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HISTOGRAM_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def histogram(values_ms: list[float]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    previous = 0.0
+    for edge in HISTOGRAM_MS:
+        counts[f"{previous:g}–{edge:g} ms"] = sum(1 for v in values_ms if previous <= v < edge)
+        previous = edge
+    counts[f"≥ {previous:g} ms"] = sum(1 for v in values_ms if v >= previous)
+    return counts
+
+
+def build_runtime(data_dir: Path, model: str):  # type: ignore[no-untyped-def]
+    from puhui.actions.origination.wiring import open_origination
+    from puhui.settings import load_settings
+
+    runtime = open_origination(load_settings(data_dir=str(data_dir)), simulated_consent=True)
+    if model in {"lightgbm", "lightgbm-live"}:
+        from puhui.decisions.scoring import PrecomputedScorer
+
+        live = quick_model(runtime.decisions)
+        firms = {u: f.features for u, f in runtime.decisions.firms.items()}
+        # As served: scores precomputed for the snapshot; "-live" scores every request.
+        runtime.decisions.scorer = (
+            live if model == "lightgbm-live" else PrecomputedScorer(live, firms)
+        )
+    # The snapshot is ~5,000 long-lived dicts: keep them out of the cyclic collector's scans.
+    gc.collect()
+    gc.freeze()
+    return runtime
+
+
+def quick_model(decisions):  # type: ignore[no-untyped-def]
+    """A LightGBM model on the catalog's features, labelled by the fallback score (timing only)."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from puhui.decisions.scoring import ChampionScorer
+    from puhui.models.artifacts import ModelMetadata
+    from puhui.models.gbm import LightGBMChallenger
+
+    features = sorted(decisions.catalog.features)
+    rows = [
+        {name: facts.features.get(name) for name in features} for facts in decisions.firms.values()
+    ]
+    frame = pd.DataFrame(rows, columns=features, dtype="float64")
+    labels = [decisions.scorer.score(u, {}).score < 50 for u in decisions.firms]
+    model = LightGBMChallenger(n_estimators=200).fit(frame, labels)
+    metadata = ModelMetadata(
+        name="bench_pd",
+        version="1",
+        kind="lightgbm",
+        features=features,
+        target="bench",
+        trained_by="bench",
+        trained_at=datetime.now(UTC),
+    )
+    return ChampionScorer(model, metadata, decisions.catalog.model_score_scale)
+
+
+def in_process(data_dir: Path, model: str, n: int, seed: int) -> dict[str, object]:
+    runtime = build_runtime(data_dir, model)
+    firms = sorted(runtime.decisions.firms)
+    rng = random.Random(seed)
+    picks = [rng.choice(firms) for _ in range(n + 500)]
+    for uscc in picks[:500]:  # warm-up
+        runtime.decisions.decide(uscc)
+    timings = []
+    outcomes: dict[str, int] = {}
+    cpu_before = time.process_time()
+    for uscc in picks[500:]:
+        started = time.perf_counter_ns()
+        decision = runtime.decisions.decide(uscc)
+        timings.append((time.perf_counter_ns() - started) / 1e6)
+        outcomes[decision.outcome.value] = outcomes.get(decision.outcome.value, 0) + 1
+    cpu_ms = (time.process_time() - cpu_before) * 1000 / n
+    source = runtime.decisions.decide(firms[0]).score.source
+    runtime.close()
+    return {
+        "decisions": n,
+        "score_source": source,
+        "p50_ms": percentile(timings, 50),
+        "p90_ms": percentile(timings, 90),
+        "p99_ms": percentile(timings, 99),
+        "max_ms": max(timings),
+        "mean_ms": statistics.fmean(timings),
+        "cpu_ms_per_decision": cpu_ms,
+        "outcomes": outcomes,
+    }
+
+
+def serve(data_dir: Path, model: str, port: int) -> None:
+    """Child process: the origination router alone under uvicorn."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from puhui.api import origination as origination_api
+    from puhui.settings import load_settings
+
+    app = FastAPI()
+    app.state.settings = load_settings(data_dir=str(data_dir))
+    app.state.origination = build_runtime(data_dir, model)
+    app.include_router(origination_api.router, prefix="/api/v1")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+async def drive(
+    port: int, firms: list[str], clients: int, requests: int, seed: int
+) -> dict[str, object]:
+    import httpx
+
+    rng = random.Random(seed)
+    queue = [rng.choice(firms) for _ in range(requests)]
+    timings: list[float] = []
+    statuses: dict[int, int] = {}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as client:
+        for uscc in queue[: clients * 4]:  # warm-up
+            await client.post(f"/api/v1/products/match/{uscc}")
+        work = iter(queue)
+
+        async def worker() -> None:
+            for uscc in work:
+                started = time.perf_counter_ns()
+                response = await client.post(f"/api/v1/products/match/{uscc}")
+                timings.append((time.perf_counter_ns() - started) / 1e6)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    return {
+        "requests": len(timings),
+        "clients": clients,
+        "seconds": elapsed,
+        "throughput_rps": len(timings) / elapsed,
+        "p50_ms": percentile(timings, 50),
+        "p90_ms": percentile(timings, 90),
+        "p99_ms": percentile(timings, 99),
+        "max_ms": max(timings),
+        "statuses": statuses,
+        "histogram": histogram(timings),
+    }
+
+
+def over_http(
+    data_dir: Path, model: str, clients: int, requests: int, seed: int
+) -> dict[str, object]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--model",
+            model,
+        ]
+    )
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/api/v1/products", timeout=2)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or child.poll() is not None:
+                    raise RuntimeError("the benchmark server did not start") from None
+                time.sleep(0.5)
+        catalog = httpx.get(f"http://127.0.0.1:{port}/api/v1/products", timeout=5).json()
+        assert catalog["products"], catalog
+        firms = _firms(data_dir)
+        server_before, client_before = _cpu_seconds(child.pid), time.process_time()
+        result = asyncio.run(drive(port, firms, clients, requests, seed))
+        server_cpu = _cpu_seconds(child.pid) - server_before
+        client_cpu = time.process_time() - client_before
+        total = int(result["requests"]) + clients * 4  # type: ignore[call-overload]
+        result["server_cpu_ms_per_request"] = server_cpu * 1000 / total
+        result["client_cpu_ms_per_request"] = client_cpu * 1000 / total
+        result["load_average"] = os.getloadavg()
+        return result
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (Linux ``/proc``), to judge cost apart from machine load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _firms(data_dir: Path) -> list[str]:
+    from puhui.features.store import available_dates, load_features
+
+    root = data_dir / "features"
+    frame = load_features(root, available_dates(root)[-1], columns=[])
+    return sorted(frame["uscc"].to_list())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("puhui-data"))
+    parser.add_argument(
+        "--model", choices=["registered", "lightgbm", "lightgbm-live"], default="registered"
+    )
+    parser.add_argument("--decisions", type=int, default=20000)
+    parser.add_argument("--requests", type=int, default=10000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.data_dir, args.model, args.port)
+        return
+    report: dict[str, object] = {"model": args.model}
+    report["in_process"] = in_process(args.data_dir, args.model, args.decisions, args.seed)
+    report["load_average"] = os.getloadavg()
+    print(json.dumps(report, ensure_ascii=False, indent=2), flush=True)
+    if not args.skip_http:
+        report["http"] = over_http(
+            args.data_dir, args.model, args.clients, args.requests, args.seed
+        )
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Assemble origination from settings, once, at the edge (API, CLI, demo, benchmark)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from puhui.actions.consent.keyfile import DEFAULT_KEY_FILE, KeyFile
+from puhui.actions.origination.decisioning import DEFAULT_MODEL_NAME, DecisionService
+from puhui.actions.origination.ports import (
+    AcceptAnyConsent,
+    ConsentChecker,
+    CoreBanking,
+    LedgerConsentChecker,
+)
+from puhui.actions.origination.service import OriginationService
+from puhui.actions.servicing.service import ServicingService
+from puhui.data.store.engine import make_engine, make_session_factory
+from puhui.data.store.migrate import require_up_to_date
+from puhui.decisions.screening import Sentinel
+from puhui.settings import Settings
+
+# The same variable and default as ``puhui consent`` uses for the signing key file.
+KEY_FILE_VARIABLE = "PUHUI_CONSENT_KEY_FILE"
+
+
+@dataclass
+class Origination:
+    engine: Engine
+    decisions: DecisionService
+    origination: OriginationService
+    servicing: ServicingService
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def consent_checker(settings: Settings, *, simulated: bool = False) -> ConsentChecker:
+    """The ledger checker on the consent key file; ``simulated`` accepts any id (demo only)."""
+    if simulated:
+        return AcceptAnyConsent()
+    named = os.environ.get(KEY_FILE_VARIABLE)
+    keys = KeyFile(Path(named) if named else settings.data_dir / DEFAULT_KEY_FILE)
+    return LedgerConsentChecker(keys.keyring)
+
+
+def open_origination(
+    settings: Settings,
+    *,
+    simulated_consent: bool = False,
+    model_name: str = DEFAULT_MODEL_NAME,
+    sentinel: Sentinel | None = None,
+    core_banking: CoreBanking | None = None,
+) -> Origination:
+    """Engine on the migrated store, the decision service on the latest snapshot, services."""
+    engine = make_engine(settings.resolved_store_url)
+    require_up_to_date(engine)
+    sessions = make_session_factory(engine)
+    decisions = DecisionService.from_data(
+        settings.data_dir,
+        settings.lake_dir,
+        session_factory=sessions,
+        model_name=model_name,
+        sentinel=sentinel,
+    )
+    origination = OriginationService(
+        sessions,
+        decisions,
+        consent_checker(settings, simulated=simulated_consent),
+        core_banking,
+    )
+    return Origination(engine, decisions, origination, ServicingService(sessions, origination))

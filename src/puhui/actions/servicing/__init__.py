@@ -1,0 +1,1 @@
+"""贷后 · servicing: repayment schedules, repayments, days past due, classification, portfolio."""
