@@ -3,43 +3,43 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
+from puhui.actions.access.policy import AccessPolicy
 from puhui.api import create_app
 from puhui.cli.main import run
 from puhui.data.identifiers import uscc_check_char
-from puhui.data.ingest import ingest_directory
-from puhui.data.lake import Lake
-from puhui.data.simulate import build_config, simulate_province
-from puhui.features.catalog import load_feature_catalog
-from puhui.features.engines import DuckDBEngine
-from puhui.features.store import build_snapshots, load_features
+from puhui.features.store import load_features
 from puhui.settings import Settings
-
-AS_OF = date(2026, 1, 1)
+from support.workbench import AS_OF, cheap_passwords, shared_province
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("api-province")
-    incoming = folder / "incoming"
-    simulate_province(build_config(enterprises=300, months=24, seed=9), incoming)
-    for truth in incoming.glob("truth_*.parquet"):
-        truth.unlink()
-    lake = Lake(folder / "lake")
-    ingest_directory(lake, incoming)
-    build_snapshots(lake, load_feature_catalog(), [AS_OF], folder / "features", DuckDBEngine())
-    return folder
+def data_dir() -> Path:
+    return shared_province().data_dir
 
 
 @pytest.fixture(scope="module")
 def client(data_dir: Path) -> TestClient:
-    return TestClient(create_app(Settings(data_dir=data_dir)))
+    """A client logged in as the risk officer, who may open every branch's firms."""
+    app = create_app(
+        Settings(data_dir=data_dir),
+        passwords=cheap_passwords(),
+        policy=AccessPolicy(client_attempts=10_000),
+    )
+    credential = shared_province().credentials["demo_risk_officer"]
+    with TestClient(app) as test_client:
+        response = test_client.post(
+            "/api/v1/auth/token",
+            json={"username": credential.username, "password": credential.password},
+        )
+        assert response.status_code == 200, response.text
+        test_client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+        yield test_client
 
 
 @pytest.fixture(scope="module")

@@ -2,20 +2,65 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import Depends, FastAPI
 
 from puhui import __version__
-from puhui.api import profile
+from puhui.actions.access import AccessPolicy
+from puhui.actions.access.passwords import Passwords
+from puhui.api import auth, origination, pii, profile
+from puhui.api.dependencies import current_principal
+from puhui.api.docs import install_docs
+from puhui.api.security import SecurityHeaders
+from puhui.api.services import AppServices
+from puhui.data.store.tables import utc_now
 from puhui.settings import Settings
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The puhui API: each domain contributes its router; settings are handed in, never read."""
+def create_app(
+    settings: Settings,
+    *,
+    policy: AccessPolicy | None = None,
+    passwords: Passwords | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    web: bool = True,
+) -> FastAPI:
+    """The puhui API and workbench: each domain contributes its router; settings are handed in.
+
+    ``policy``, ``passwords`` and ``clock`` are for tests (short sessions, cheap hashing).
+    """
+    services = AppServices(settings, policy=policy, passwords=passwords, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.close()
+
     app = FastAPI(
         title="普惠 puhui API",
         version=__version__,
-        description="SME lending platform: enterprise profiles, and later origination and alarms.",
+        description="SME lending platform: enterprise profiles, and later origination and "
+        "alarms. Every operation needs a bearer token from POST /api/v1/auth/token.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.services = services
+    app.add_middleware(SecurityHeaders)
+    install_docs(app)
+    app.include_router(auth.router, prefix="/api/v1")
     app.include_router(profile.router, prefix="/api/v1")
+    # Staff and channel integrations alike need a token (channels get service accounts).
+    app.include_router(
+        origination.router, prefix="/api/v1", dependencies=[Depends(current_principal)]
+    )
+    app.include_router(pii.router, prefix="/api/v1")
+    if web:
+        from puhui.web import install_workbench
+
+        install_workbench(app)
     return app

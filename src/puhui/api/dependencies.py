@@ -1,16 +1,106 @@
-"""What every API domain shares, declared once as ``Annotated`` aliases."""
+"""What every API domain shares, declared once as ``Annotated`` aliases.
+
+``CurrentUser`` is the principal behind the bearer token; ``VisibleUscc`` is a path USCC the
+principal may see (malformed: 422; unknown or another branch's: 404, told apart by nobody).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
 
+from puhui.actions.access import AccessService, Principal, Role
+from puhui.actions.access.scope import FirmNotVisibleError, RoleNotAllowedError, check_firm_visible
+from puhui.api.services import AppServices
+from puhui.data.store.access_tables import SessionKind
+from puhui.features.profile_service import MalformedUsccError, check_uscc
 from puhui.settings import Settings
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="POST /api/v1/auth/token with a username and password gives the token.",
+)
 
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_services(request: Request) -> AppServices:
+    return request.app.state.services
+
+
+def get_store(services: Annotated[AppServices, Depends(get_services)]) -> sessionmaker[Session]:
+    return services.sessions
+
+
+def get_access(services: Annotated[AppServices, Depends(get_services)]) -> AccessService:
+    return services.access
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServicesDep = Annotated[AppServices, Depends(get_services)]
+StoreDep = Annotated[sessionmaker[Session], Depends(get_store)]
+AccessDep = Annotated[AccessService, Depends(get_access)]
+
+
+def current_principal(
+    access: AccessDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The principal of a live API token, or 401."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            401,
+            detail="authentication required: send Authorization: Bearer <token> "
+            "(POST /api/v1/auth/token)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    found = access.resolve(credentials.credentials, SessionKind.API)
+    if found is None:
+        raise HTTPException(
+            401,
+            detail="the bearer token is unknown, expired or revoked; request a new one",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return found[0]
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency admitting only ``roles`` (403 naming the role otherwise)."""
+
+    def dependency(principal: CurrentUser) -> Principal:
+        if principal.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise HTTPException(
+                403, detail=f"role {principal.role.value} may not do this; allowed: {allowed}"
+            )
+        return principal
+
+    return dependency
+
+
+def visible_uscc(uscc: str, principal: CurrentUser, store: StoreDep) -> str:
+    """The path's USCC, checked (422) and within the principal's branches (404 otherwise)."""
+    try:
+        code = check_uscc(uscc)
+    except MalformedUsccError as error:
+        raise HTTPException(422, detail=str(error)) from None
+    with store() as session:
+        try:
+            check_firm_visible(session, principal, code)
+        except RoleNotAllowedError as error:
+            raise HTTPException(403, detail=str(error)) from None
+        except FirmNotVisibleError as error:
+            raise HTTPException(404, detail=str(error)) from None
+    return code
+
+
+VisibleUscc = Annotated[str, Depends(visible_uscc)]

@@ -1,7 +1,9 @@
 """企业立体画像 · ``GET /api/v1/enterprises/{uscc}/profile``: the same JSON as
 ``puhui profile --json`` (the schema is :class:`puhui.features.profile_schema.EnterpriseProfile`).
 
-Personal data is always masked; the API offers no way to unmask it.
+Needs a bearer token; account and branch managers see only their branches' firms (others are
+404, exactly like unknown firms). Every profile served is written to the data-access log.
+Personal data is always masked here; unmasking is a separate, audited operation.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from puhui.api.dependencies import SettingsDep
+from puhui.actions.access.pii import record_view
+from puhui.api.dependencies import CurrentUser, SettingsDep, StoreDep, VisibleUscc
 from puhui.data.lake import Lake
 from puhui.features.profile_schema import EnterpriseProfile
 from puhui.features.profile_service import (
@@ -44,20 +47,27 @@ ProfileServiceDep = Annotated[ProfileService, Depends(get_profile_service)]
     response_model=EnterpriseProfile,
     summary="企业立体画像 · 360 profile of one firm",
     responses={
-        404: {"description": "unknown firm, or no feature snapshot for the date"},
+        401: {"description": "no valid bearer token"},
+        403: {"description": "the role may not open enterprises"},
+        404: {"description": "unknown firm, a firm of another branch, or no snapshot for the date"},
         422: {"description": "malformed USCC (check character) or date"},
     },
 )
 def enterprise_profile(
-    uscc: str,
+    uscc: VisibleUscc,
+    principal: CurrentUser,
+    store: StoreDep,
     service: ProfileServiceDep,
     as_of: Annotated[
         date | None, Query(description="时点 YYYY-MM-DD; default the latest snapshot")
     ] = None,
 ) -> EnterpriseProfile:
     try:
-        return service.profile(uscc, as_of)
+        profile = service.profile(uscc, as_of)
     except MalformedUsccError as error:
         raise HTTPException(422, detail=str(error)) from None
     except (UnknownEnterpriseError, NoSnapshotError) as error:
         raise HTTPException(404, detail=str(error)) from None
+    with store.begin() as session:
+        record_view(session, principal, subject_type="enterprise", subject_id=uscc, channel="api")
+    return profile

@@ -222,4 +222,9 @@ def _refuse_audit_change(_mapper: Mapper[Any], _connection: Any, target: AuditEv
 
 # Tables of later capabilities live in their own modules on the same metadata; importing them
 # here keeps `Base.metadata` (migrations, schema comparison) complete wherever tables is loaded.
-from puhui.data.store import consent_tables, model_registry_tables  # noqa: E402, F401
+from puhui.data.store import (  # noqa: E402, F401
+    access_tables,
+    consent_tables,
+    model_registry_tables,
+    origination_tables,
+)
