@@ -80,6 +80,8 @@ class ModelMetadata:
     data_window_end: date | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     descriptions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Where the rows came from: target definition, snapshot dates, counts, feature selection.
+    training: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """JSON text with ISO dates."""

@@ -99,6 +99,12 @@ def validation_numbers(
                 metadata.data_window_end.isoformat() if metadata.data_window_end else None,
             ],
             "features": metadata.features,
+            "descriptions": {
+                name: list(metadata.descriptions[name])
+                for name in metadata.features
+                if name in metadata.descriptions
+            },
+            "training": metadata.training,
         },
         "splits": splits,
         "stability": stability_numbers,

@@ -32,6 +32,15 @@ td.l{text-align:left}img{max-width:100%}h2{border-bottom:2px solid #446;margin-t
 · 训练时间 trained at {{ m.trained_at }}
 · 数据窗口 data window {{ m.data_window[0] or "–" }} – {{ m.data_window[1] or "–" }}
 · 特征数 features {{ m.features|length }}</p>
+{% if m.training %}<h2>训练样本 · Training data</h2>
+<table>{% for k in ["target", "rows", "event", "horizon_months", "count", "events",
+"as_of_first", "as_of_last", "as_of_dates", "lake_last_month"] if k in m.training %}
+<tr><th>{{ k }}</th><td class="l">{{ fmt(m.training[k]) }}</td></tr>{% endfor %}</table>
+<ul>{% for note in m.training.get("notes", []) %}<li>{{ note }}</li>{% endfor %}</ul>
+{% endif %}{% if m.descriptions %}<h2>特征说明 · Features</h2>
+<table><tr><th>特征 feature</th><th>说明</th><th>description</th></tr>
+{% for f, d in m.descriptions.items() %}<tr><td class="l">{{ f }}</td><td class="l">{{ d[0] }}</td>
+<td class="l">{{ d[1] }}</td></tr>{% endfor %}</table>{% endif %}
 <h2>区分度 · Discrimination</h2>
 <table><tr><th>样本 split</th><th>数量 count</th><th>坏账率 bad rate</th>
 <th>AUC</th><th>Gini</th><th>KS</th></tr>

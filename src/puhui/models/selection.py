@@ -139,3 +139,34 @@ def select_features(
     return Selection(
         kept=kept, dropped=dropped, iv={str(k): float(v) for k, v in iv.items()}, psi=shifts
     )
+
+
+def quick_information_values(X: Any, y: Any, bins: int = 10) -> pd.Series:
+    """IV of each numeric column from equal-frequency bins (plus a missing bin), strongest first.
+
+    A fast screen over hundreds of features before the optimal binning of ``select_features``,
+    which costs tens of milliseconds per feature. Categorical and constant columns score 0.
+    """
+    frame = as_pandas(X)
+    target = np.asarray(y, dtype=float)
+    bads, goods = target.sum(), len(target) - target.sum()
+    values: dict[str, float] = {}
+    for name in frame.columns:
+        column = frame[name]
+        if is_categorical(column):
+            values[str(name)] = 0.0
+            continue
+        numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        present = ~np.isnan(numbers)
+        if present.sum() < 2 or np.nanmin(numbers) == np.nanmax(numbers) or not bads or not goods:
+            values[str(name)] = 0.0
+            continue
+        edges = np.unique(np.quantile(numbers[present], np.linspace(0, 1, bins + 1)[1:-1]))
+        index = np.where(present, np.searchsorted(edges, numbers, side="right"), len(edges) + 1)
+        bad = np.bincount(index, weights=target, minlength=len(edges) + 2)
+        count = np.bincount(index, minlength=len(edges) + 2)
+        used = count > 0
+        bad_share = (bad[used] + 0.5) / (bads + 0.5)
+        good_share = (count[used] - bad[used] + 0.5) / (goods + 0.5)
+        values[str(name)] = float(((bad_share - good_share) * np.log(bad_share / good_share)).sum())
+    return pd.Series(values, dtype=float).sort_values(ascending=False)
