@@ -17,6 +17,7 @@ $(STAMP): requirements.lock pyproject.toml
 ## demo: create the venv, simulate a small province, ingest it, seed the store, print a summary
 demo: $(STAMP)
 	$(BIN)/puhui demo
+	$(BIN)/puhui serve --seed-demo-users
 
 ## test: lint, then every test (unit, integration against SQLite/PostgreSQL/MariaDB/Spark, e2e)
 test: $(STAMP) lint

@@ -16,10 +16,16 @@ from puhui.cli import features, ingest, lake, simulate, store
 from puhui.cli import profile as profile_command
 from puhui.cli.consent import demo_authorization
 from puhui.cli.context import console, current_settings
+from puhui.cli.model import demo_models
+from puhui.cli.origination import demo_origination
 from puhui.data.lake import Lake
+from puhui.federated.demo import demo_federated
 
 DEMO_END_MONTH = "2026-06"
 DEMO_AS_OF = "2026-07-01"  # the day after the province's last month closes
+# Monthly snapshots for training: from a year into the history (full 12-month windows) to a year
+# before its end (12-month outcomes matured).
+TRAINING_SNAPSHOTS = ("2024-07", "2025-06")
 
 
 def demo(
@@ -49,11 +55,23 @@ def demo(
     features.build(as_of=DEMO_AS_OF, engine="duckdb", force=False)
     console.print(Rule("6 · 企业画像 one firm's 360 profile"))
     profile_command.profile(uscc=_showcase_firm(settings.lake_dir), as_of=DEMO_AS_OF, as_json=False)
-    console.print(Rule("7 · 征信授权 an authorized bureau query and a refused one"))
+    console.print(Rule("7 · 月度快照与模型 monthly snapshots, scorecard and challenger"))
+    features.snapshots(
+        start=TRAINING_SNAPSHOTS[0], end=TRAINING_SNAPSHOTS[1], engine="duckdb", force=False
+    )
+    demo_models(settings, console)
+    console.print(Rule("8 · 征信授权 an authorized bureau query and a refused one"))
     demo_authorization(settings, console)
+    console.print(Rule("9 · 线上进件 applications decided by product, limit and price"))
+    demo_origination(settings, console)
+    console.print(
+        Rule("10 · 联合建模 joint model with the government platform (PSI + federated LR)")
+    )
+    demo_federated(settings, console)
     console.print(
         f"\ndemo finished in {time.perf_counter() - started:,.0f} s; data in {settings.data_dir}. "
-        'Try `.venv/bin/puhui lake query "select * from tax_monthly limit 5"`.'
+        "Next: `.venv/bin/puhui serve --seed-demo-users` (what `make demo` runs) for the "
+        "workbench."
     )
 
 

@@ -84,13 +84,18 @@ def _register_subcommands() -> None:
         ingest,
         lake,
         model,
+        node,
+        origination,
         profile,
         schema,
+        serve,
         simulate,
         store,
+        users,
     )
 
     app.command("demo")(demo.demo)
+    app.command("serve")(serve.serve)
     app.command("simulate")(simulate.simulate)
     app.command("ingest")(ingest.ingest)
     app.command("ingest-dir")(ingest.ingest_dir)
@@ -112,6 +117,9 @@ def _register_subcommands() -> None:
     app.add_typer(
         bureau.app, name="bureau", help="征信查询 · bureau queries via the consent gateway."
     )
+    app.add_typer(node.app, name="node", help="联合建模 · joint-modelling nodes: PSI, LR, scoring.")
+    app.add_typer(origination.app)
+    app.add_typer(users.app, name="users", help="用户 · workbench logins.")
 
 
 _register_subcommands()
