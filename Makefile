@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 ## test: lint, then every test (unit, integration against SQLite/PostgreSQL/MariaDB/Spark, e2e)
 test: $(STAMP) lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
