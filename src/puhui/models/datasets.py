@@ -283,6 +283,9 @@ def build_dataset(
         )
         parts.append(keys.join(snapshot, on=["uscc", "as_of"], how="left"))
     frame = pl.concat(parts, how="diagonal_relaxed")
+    # Label and feature queries return rows in no fixed order; training must not depend on it.
+    identity = [c for c in ("as_of", "uscc", "application_id", "loan_id") if c in frame.columns]
+    frame = frame.sort(identity, maintain_order=True)
     feature_names = [c for c in frame.columns if c not in KEY_COLUMNS]
     order = [c for c in KEY_COLUMNS if c in frame.columns] + feature_names
     return TrainingDataset(
