@@ -27,6 +27,7 @@ from puhui.features.spec import (
     EventFamily,
     Feature,
     MonthlyFamily,
+    OutputSpec,
     SqlFamily,
 )
 
@@ -274,6 +275,24 @@ def _expand(
     return _expand_derived(family, known, file)
 
 
+def _feature(family: Family, file: str, name: str, zh: str, en: str, **fields: object) -> Feature:
+    """A feature of ``family``: the family's kind, entity and owner, plus what varies."""
+    source = family.table if isinstance(family, MonthlyFamily | EventFamily) else "features"
+    if isinstance(family, SqlFamily):
+        source = ",".join(family.sources)
+    values: dict[str, object] = {
+        "family": family.family,
+        "kind": family.kind,
+        "source": source,
+        "entity": family.entity,
+        "owner": family.owner,
+        "window": None,
+        "aggregate": None,
+    }
+    values.update(fields)
+    return Feature(name=name, zh=zh, en=en, file=file, **values)
+
+
 def monthly_aggregates(family: MonthlyFamily, metric: str) -> tuple[str, ...]:
     spec = family.metrics[metric]
     return spec.aggregates if spec.aggregates is not None else family.aggregates
@@ -319,19 +338,15 @@ def _expand_monthly(
         for window in family.windows:
             for aggregate in window_aggregates(monthly_aggregates(family, metric), window):
                 features.append(
-                    Feature(
-                        name=f"{family.family}_{metric}_{aggregate}_{window}m",
-                        zh=f"{family.zh}·{spec.zh}·近{window}个月{_AGGREGATE_ZH[aggregate]}",
-                        en=f"{spec.en}: {_AGGREGATE_EN[aggregate]}, last {window} months",
-                        family=family.family,
-                        kind="monthly",
-                        source=family.table,
-                        entity=family.entity,
+                    _feature(
+                        family,
+                        file,
+                        f"{family.family}_{metric}_{aggregate}_{window}m",
+                        f"{family.zh}·{spec.zh}·近{window}个月{_AGGREGATE_ZH[aggregate]}",
+                        f"{spec.en}: {_AGGREGATE_EN[aggregate]}, last {window} months",
                         window=window,
                         aggregate=aggregate,
-                        owner=family.owner,
                         direction=_direction(spec.direction, aggregate),
-                        file=file,
                     )
                 )
     if family.coverage:
@@ -339,19 +354,15 @@ def _expand_monthly(
             if window == 1:
                 continue
             features.append(
-                Feature(
-                    name=f"{family.family}_months_reported_{window}m",
-                    zh=f"{family.zh}·近{window}个月有数据的月数",
-                    en=f"months with {family.en} data, last {window} months",
-                    family=family.family,
-                    kind="monthly",
-                    source=family.table,
-                    entity=family.entity,
+                _feature(
+                    family,
+                    file,
+                    f"{family.family}_months_reported_{window}m",
+                    f"{family.zh}·近{window}个月有数据的月数",
+                    f"months with {family.en} data, last {window} months",
                     window=window,
                     aggregate="count",
                     type="int",
-                    owner=family.owner,
-                    file=file,
                 )
             )
     return features
@@ -382,38 +393,29 @@ def _expand_event(
         _check_column(measure.column, columns, f"measure {measure_name}")
         for window in family.windows:
             features.append(
-                Feature(
-                    name=f"{family.family}_{measure_name}_{window}m",
-                    zh=f"{family.zh}·近{window}个月{measure.zh}",
-                    en=f"{measure.en}, last {window} months ({family.en})",
-                    family=family.family,
-                    kind="event",
-                    source=family.table,
-                    entity=family.entity,
+                _feature(
+                    family,
+                    file,
+                    f"{family.family}_{measure_name}_{window}m",
+                    f"{family.zh}·近{window}个月{measure.zh}",
+                    f"{measure.en}, last {window} months ({family.en})",
                     window=window,
                     aggregate=measure.aggregate,
                     type="int" if measure.aggregate in {"count", "distinct"} else "float",
-                    owner=family.owner,
                     direction=measure.direction,
-                    file=file,
                 )
             )
     if family.recency:
         features.append(
-            Feature(
-                name=f"{family.family}_days_since_last",
-                zh=f"{family.zh}·距最近一次天数",
-                en=f"days since the latest {family.en}",
-                family=family.family,
-                kind="event",
-                source=family.table,
-                entity=family.entity,
-                window=None,
+            _feature(
+                family,
+                file,
+                f"{family.family}_days_since_last",
+                f"{family.zh}·距最近一次天数",
+                f"days since the latest {family.en}",
                 aggregate="recency",
                 type="int",
-                owner=family.owner,
                 direction=family.recency_direction,
-                file=file,
             )
         )
     return features
@@ -448,24 +450,7 @@ def _expand_sql(
         raise _Invalid("the query must return a `uscc` column")
     if missing:
         raise _Invalid(f"the query does not return declared outputs {', '.join(missing)}")
-    return [
-        Feature(
-            name=f"{family.family}_{name}",
-            zh=f"{family.zh}·{output.zh}",
-            en=f"{output.en} ({family.en})",
-            family=family.family,
-            kind="sql",
-            source=",".join(family.sources),
-            entity=family.entity,
-            window=output.window,
-            aggregate=None,
-            type=output.type,
-            owner=family.owner,
-            direction=output.direction,
-            file=file,
-        )
-        for name, output in family.outputs.items()
-    ]
+    return [_output_feature(family, file, name, output) for name, output in family.outputs.items()]
 
 
 def _expand_derived(family: DerivedFamily, known: set[str], file: str) -> list[Feature]:
@@ -475,21 +460,20 @@ def _expand_derived(family: DerivedFamily, known: set[str], file: str) -> list[F
         if output.expr is None:
             raise _Invalid(f"output {name}: derived features need an `expr`")
         _check_expression(output.expr, allowed, f"output {name}")
-        features.append(
-            Feature(
-                name=f"{family.family}_{name}",
-                zh=f"{family.zh}·{output.zh}",
-                en=f"{output.en} ({family.en})",
-                family=family.family,
-                kind="derived",
-                source="features",
-                entity=family.entity,
-                window=output.window,
-                aggregate=None,
-                type=output.type,
-                owner=family.owner,
-                direction=output.direction,
-                file=file,
-            )
-        )
+        features.append(_output_feature(family, file, name, output))
     return features
+
+
+def _output_feature(
+    family: SqlFamily | DerivedFamily, file: str, name: str, output: OutputSpec
+) -> Feature:
+    return _feature(
+        family,
+        file,
+        f"{family.family}_{name}",
+        f"{family.zh}·{output.zh}",
+        f"{output.en} ({family.en})",
+        window=output.window,
+        type=output.type,
+        direction=output.direction,
+    )
