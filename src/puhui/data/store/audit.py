@@ -26,6 +26,7 @@ from puhui.data.store.audit_chain import (
     ChainLink,
     ChainVerification,
     entry_hash,
+    link_of,
     normalize_detail,
     verify_links,
 )
@@ -199,20 +200,5 @@ def _links(session: Session) -> Iterator[ChainLink]:
         ).all()
         if not rows:
             return
-        for row in rows:
-            yield ChainLink(
-                id=row.id,
-                prev_hash=row.prev_hash,
-                hash=row.hash,
-                entry=AuditEntry(
-                    occurred_at=row.occurred_at,
-                    actor=row.actor,
-                    actor_role=row.actor_role,
-                    action=row.action,
-                    subject_type=row.subject_type,
-                    subject_id=row.subject_id,
-                    purpose=row.purpose,
-                    detail=row.detail,
-                ),
-            )
+        yield from (link_of(row) for row in rows)
         last_id = rows[-1].id

@@ -47,6 +47,25 @@ class ChainLink:
     entry: AuditEntry
 
 
+def link_of(row: Any) -> ChainLink:
+    """A stored row (ORM object or plain row with the chain's columns) as a chain link."""
+    return ChainLink(
+        id=row.id,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+        entry=AuditEntry(
+            occurred_at=row.occurred_at,
+            actor=row.actor,
+            actor_role=row.actor_role,
+            action=row.action,
+            subject_type=row.subject_type,
+            subject_id=row.subject_id,
+            purpose=row.purpose,
+            detail=row.detail,
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class ChainVerification:
     """The outcome of walking the chain: how many entries were checked and where it broke."""

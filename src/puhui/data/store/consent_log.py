@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +21,7 @@ from puhui.data.store.audit_chain import (
     AuditEntry,
     ChainLink,
     entry_hash,
+    link_of,
     normalize_detail,
 )
 from puhui.data.store.consent_tables import ConsentLogEntry
@@ -119,23 +119,7 @@ def _tail_hash(session: Session) -> str:
     return _read_tail(session)[1]
 
 
-def to_link(row: Any) -> ChainLink:
-    """A stored row (ORM object or plain row) as a chain link."""
-    return ChainLink(
-        id=row.id,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-        entry=AuditEntry(
-            occurred_at=row.occurred_at,
-            actor=row.actor,
-            actor_role=row.actor_role,
-            action=row.action,
-            subject_type=row.subject_type,
-            subject_id=row.subject_id,
-            purpose=row.purpose,
-            detail=row.detail,
-        ),
-    )
+to_link = link_of  # a consent-log row links into its chain exactly like an audit row
 
 
 _COLUMNS = (
