@@ -49,28 +49,33 @@ class MetricSpec(_Strict):
     direction: Literal[-1, 0, 1] = 0
 
 
-class MonthlyFamily(_Strict):
-    """Metrics of a monthly table aggregated per window (sum, mean, trend, growth, …)."""
+class _TableFamily(_Strict):
+    """What monthly and event families share: one lake table, reached through the firm's own
+    ``uscc`` or a person linked to it, aggregated over windows of months."""
 
-    kind: Literal["monthly"]
     family: str = Field(pattern=NAME_PATTERN)
     table: str
     zh: str
     en: str
     owner: str
     entity: Entity = "enterprise"
-    # How the table's rows reach a firm: its own `uscc`, or a person linked to the firm.
     via: Literal["uscc", "legal_representative", "spouse"] = "uscc"
     key: str = "uscc"
     windows: tuple[int, ...]
-    aggregates: tuple[MonthlyAggregate, ...]
-    metrics: dict[str, MetricSpec]
-    coverage: bool = True  # months reported per window
 
     @field_validator("windows")
     @classmethod
     def _check_windows(cls, windows: tuple[int, ...]) -> tuple[int, ...]:
         return _positive_windows(windows)
+
+
+class MonthlyFamily(_TableFamily):
+    """Metrics of a monthly table aggregated per window (sum, mean, trend, growth, …)."""
+
+    kind: Literal["monthly"]
+    aggregates: tuple[MonthlyAggregate, ...]
+    metrics: dict[str, MetricSpec]
+    coverage: bool = True  # months reported per window
 
 
 class EventMeasure(_Strict):
@@ -83,29 +88,15 @@ class EventMeasure(_Strict):
     direction: Literal[-1, 0, 1] = 0
 
 
-class EventFamily(_Strict):
+class EventFamily(_TableFamily):
     """Dated events (court cases, penalties, patents, queries) counted and summed per window."""
 
     kind: Literal["event"]
-    family: str = Field(pattern=NAME_PATTERN)
-    table: str
-    zh: str
-    en: str
-    owner: str
-    entity: Entity = "enterprise"
-    via: Literal["uscc", "legal_representative", "spouse"] = "uscc"
-    key: str = "uscc"
     date: str
     where: str | None = None
-    windows: tuple[int, ...]
     measures: dict[str, EventMeasure]
     recency: bool = True  # days since the latest event
     recency_direction: Literal[-1, 0, 1] = 0
-
-    @field_validator("windows")
-    @classmethod
-    def _check_windows(cls, windows: tuple[int, ...]) -> tuple[int, ...]:
-        return _positive_windows(windows)
 
 
 class OutputSpec(_Strict):

@@ -82,15 +82,7 @@ def application_labels(
     h = int(horizon_months)
     sql = f"""
     with span as (select max(month) as last_month from bank_loan_monthly),
-    booked as (
-        select l.application_id, min(l.disbursed_on) as disbursed_on,
-               bool_or(m.overdue_days >= {int(overdue_days)}
-                       and m.month <= l.disbursed_on + interval {h} month) as went_bad
-        from bank_loan as l
-        left join bank_loan_monthly as m on m.loan_id = l.loan_id
-        where l.application_id is not null
-        group by l.application_id
-    ),
+    booked as ({_booked_loans(h, overdue_days, "went_bad")}),
     final as (
         select a.application_id, a.uscc, cast(a.applied_at as date) as applied_on,
                a.decision = 'approved' as approved,
@@ -111,6 +103,21 @@ def application_labels(
     return pl.from_arrow(connection.sql(sql).to_arrow_table())
 
 
+def _booked_loans(horizon_months: int, overdue_days: int, flag: str) -> str:
+    """Booked applications with their disbursal date and whether a loan from each reached
+    ``overdue_days`` within ``horizon_months`` of disbursement (the ``flag`` column)."""
+    return f"""
+        select l.application_id, min(l.disbursed_on) as disbursed_on,
+               bool_or(m.overdue_days >= {int(overdue_days)}
+                       and m.month <= l.disbursed_on + interval {int(horizon_months)} month)
+                   as {flag}
+        from bank_loan as l
+        left join bank_loan_monthly as m on m.loan_id = l.loan_id
+        where l.application_id is not null
+        group by l.application_id
+    """
+
+
 def first_payment_default_labels(
     connection: duckdb.DuckDBPyConnection,
     horizon_months: int = 6,
@@ -129,15 +136,7 @@ def first_payment_default_labels(
     h = int(horizon_months)
     sql = f"""
     with span as (select max(month) as last_month from bank_loan_monthly),
-    booked as (
-        select l.application_id, min(l.disbursed_on) as disbursed_on,
-               bool_or(m.overdue_days >= {int(overdue_days)}
-                       and m.month <= l.disbursed_on + interval {h} month) as early_default
-        from bank_loan as l
-        left join bank_loan_monthly as m on m.loan_id = l.loan_id
-        where l.application_id is not null
-        group by l.application_id
-    ),
+    booked as ({_booked_loans(h, overdue_days, "early_default")}),
     bank_history as (
         select a.application_id, bool_or(m.overdue_days > 0) as delinquent
         from app_application as a
