@@ -224,7 +224,11 @@ def _refuse_audit_change(_mapper: Mapper[Any], _connection: Any, target: AuditEv
 # here keeps `Base.metadata` (migrations, schema comparison) complete wherever tables is loaded.
 from puhui.data.store import (  # noqa: E402, F401
     access_tables,
+    alarm_tables,
     consent_tables,
+    marketing_tables,
     model_registry_tables,
+    operations_tables,
     origination_tables,
+    sentinel_tables,
 )

@@ -1,0 +1,23 @@
+"""Sentinel (anti-fraud): verdicts, blacklist versions, strategy sets.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-28 00:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Placeholder: the tables of this capability are added by its issue."""
+
+
+def downgrade() -> None:
+    """Placeholder: nothing to drop yet."""
