@@ -170,7 +170,8 @@ def test_branch_manager_portfolio_is_limited_to_the_branch(page, province) -> No
 def test_model_developer_sees_the_registry(page, province) -> None:
     sign_in(page, province, "demo_model_developer")
     assert page.url.endswith("/models")
-    assert page.locator("nav.main a").all_inner_texts() == ["模型登记册"]
+    # Model developers also tune the sentinel's risk models and thresholds (what-if replay).
+    assert page.locator("nav.main a").all_inner_texts() == ["模型登记册", "反欺诈哨兵"]
     shot(page, "model_developer_registry")
 
 
