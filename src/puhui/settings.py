@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         "defaults to SQLite inside data_dir",
     )
     log_level: str = Field(default="INFO", description="日志级别 · logging level")
+    bureau_staff_id: str | None = Field(
+        default=None,
+        description="线上查询用户 · the staff id online applications query the credit bureau "
+        "under when the firm has no account manager",
+    )
 
     @field_validator("log_level")
     @classmethod

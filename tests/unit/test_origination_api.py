@@ -10,12 +10,23 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from origination_fakes import ScriptedSentinel, decision_service, firm, store_services, uscc
 
+from puhui.actions.access import Principal
+from puhui.actions.access.roles import Role, Scope
 from puhui.actions.origination.wiring import Origination
 from puhui.api import origination as origination_api
+from puhui.api.dependencies import current_principal
 from puhui.data.store.origination_tables import SentinelVerdict
 from puhui.settings import Settings
 
 GOOD, VETO = uscc(1), uscc(2)
+BANK = Scope(all_branches=True)
+
+
+def _principal(role: Role, scope: Scope, staff_id: str = "S0001") -> Principal:
+    return Principal(staff_id, staff_id, "测试", role, "330100-01", "西湖支行", scope)
+
+
+ADMIN = _principal(Role.ADMIN, BANK, "ADM001")
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +40,13 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
     app.state.settings = Settings(data_dir=folder)
     app.state.origination = Origination(service.sessions.kw["bind"], decisions, service, servicing)
     app.include_router(origination_api.router, prefix="/api/v1")
+    app.dependency_overrides[current_principal] = lambda: app.state.principal
+    app.state.principal = ADMIN
     return TestClient(app)
+
+
+def _as(client: TestClient, principal: Principal) -> None:
+    client.app.state.principal = principal  # type: ignore[attr-defined]
 
 
 def _body(**changes: object) -> dict[str, object]:
@@ -167,3 +184,42 @@ def test_a_review_needs_its_resolution(client: TestClient, tmp_path: Path) -> No
     )
     assert response.status_code == 422
     assert "resolution" in response.json()["detail"]
+
+
+def test_staff_see_only_applications_of_their_branches(client: TestClient) -> None:
+    _as(client, ADMIN)
+    application_id = _submit(client, "scope-branch-1").json()["application_id"]  # 330100-01
+    path = f"/api/v1/applications/{application_id}"
+    try:
+        _as(client, _principal(Role.ACCOUNT_MANAGER, Scope(False, frozenset({"330100-01"}))))
+        assert client.get(path).status_code == 200
+        other = _principal(Role.ACCOUNT_MANAGER, Scope(False, frozenset({"330200-01"})))
+        _as(client, other)
+        unknown = client.get("/api/v1/applications/no-such-application")
+        hidden = client.get(path)
+        assert hidden.status_code == unknown.status_code == 404
+        moved = client.post(f"{path}/transitions", json={"action": "withdraw"})
+        assert moved.status_code == 404
+        _as(client, _principal(Role.MODEL_DEVELOPER, BANK))
+        assert client.get(path).status_code == 403
+    finally:
+        _as(client, ADMIN)
+    assert client.get(path).json()["state"] == "submitted"
+
+
+def test_only_reviewers_resolve_a_referral_and_the_signed_in_reviewer_is_recorded(
+    client: TestClient,
+) -> None:
+    _as(client, ADMIN)
+    application_id = _submit(client, "scope-review-1").json()["application_id"]
+    path = f"/api/v1/applications/{application_id}/transitions"
+    body = {"action": "review", "resolution": "approve", "actor": "someone-else"}
+    try:
+        _as(client, _principal(Role.ACCOUNT_MANAGER, BANK, "CM0001"))
+        refused = client.post(path, json=body)
+        assert refused.status_code == 403 and "risk_officer" in refused.json()["detail"]
+        _as(client, _principal(Role.RISK_OFFICER, BANK, "RO0001"))
+        # The application is not referred: the step is illegal, but the role may try it.
+        assert client.post(path, json=body).status_code == 409
+    finally:
+        _as(client, ADMIN)

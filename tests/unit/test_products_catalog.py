@@ -8,12 +8,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from puhui.decisions.bureau_facts import REPORT_FEATURES
 from puhui.decisions.products.spec import (
     DEFAULT_CATALOG_FILE,
     ProductCatalogError,
     load_product_catalog,
 )
 from puhui.features.catalog import load_feature_catalog
+
+# Product rules read the feature catalog and the facts of the report fetched at authorization.
+_KNOWN = {*load_feature_catalog().names, *REPORT_FEATURES}
 
 
 def _write(tmp_path: Path, mutate) -> Path:
@@ -25,7 +29,7 @@ def _write(tmp_path: Path, mutate) -> Path:
 
 
 def test_the_shipped_catalog_loads_and_reads_only_known_features() -> None:
-    catalog = load_product_catalog(known_features=load_feature_catalog().names)
+    catalog = load_product_catalog(known_features=_KNOWN)
     codes = {p.code for p in catalog.products}
     assert codes >= {
         "xiaowei_edai",
@@ -76,7 +80,7 @@ def test_an_unknown_feature_names_the_product_rule_and_feature(tmp_path: Path) -
         match=r"product zheshang_edai: field eligibility.bank_customer.feature: unknown "
         r"feature 'turnover_12m'",
     ):
-        load_product_catalog(_write(tmp_path, mutate), known_features=load_feature_catalog().names)
+        load_product_catalog(_write(tmp_path, mutate), known_features=_KNOWN)
 
 
 def test_a_product_declared_twice_is_refused(tmp_path: Path) -> None:

@@ -11,12 +11,14 @@ from fastapi import Depends, FastAPI
 from puhui import __version__
 from puhui.actions.access import AccessPolicy
 from puhui.actions.access.passwords import Passwords
-from puhui.api import auth, origination, pii, profile
+from puhui.api import alarm, auth, marketing, origination, pii, profile, sentinel
 from puhui.api.dependencies import current_principal
 from puhui.api.docs import install_docs
 from puhui.api.security import SecurityHeaders
 from puhui.api.services import AppServices
 from puhui.data.store.tables import utc_now
+from puhui.observability import health
+from puhui.observability.middleware import ObservabilityMiddleware
 from puhui.settings import Settings
 
 
@@ -51,7 +53,9 @@ def create_app(
     app.state.settings = settings
     app.state.services = services
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ObservabilityMiddleware)  # outermost: sees every final status
     install_docs(app)
+    app.include_router(health.router)  # /healthz, /readyz, /metrics
     app.include_router(auth.router, prefix="/api/v1")
     app.include_router(profile.router, prefix="/api/v1")
     # Staff and channel integrations alike need a token (channels get service accounts).
@@ -59,6 +63,9 @@ def create_app(
         origination.router, prefix="/api/v1", dependencies=[Depends(current_principal)]
     )
     app.include_router(pii.router, prefix="/api/v1")
+    app.include_router(marketing.router, prefix="/api/v1")
+    app.include_router(sentinel.router, prefix="/api/v1")
+    app.include_router(alarm.router, prefix="/api/v1")
     if web:
         from puhui.web import install_workbench
 

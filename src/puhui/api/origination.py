@@ -10,9 +10,9 @@
   steps from where it stands). ``Idempotency-Key`` is optional here; a repeat is answered as the
   first time.
 
-Status codes: 201 created, 200 replay or step done, 403 consent refused, 404 unknown firm or
-application, 409 illegal or concurrent transition or a reused key, 422 invalid input (naming
-the field and the rule).
+Status codes: 201 created, 200 replay or step done, 403 consent refused or a role that may not
+do this, 404 unknown firm or application (also one outside the caller's branches), 409 illegal
+or concurrent transition or a reused key, 422 invalid input (naming the field and the rule).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
 
+from puhui.actions.access import Principal
+from puhui.actions.access.roles import SEES_FIRMS, Role
 from puhui.actions.consent.records import ConsentError
 from puhui.actions.origination.decisioning import UnknownFirmError
 from puhui.actions.origination.service import ApplicationRequest, OfferTermsError
@@ -35,6 +37,7 @@ from puhui.actions.origination.transitions import (
     UnknownApplicationError,
 )
 from puhui.actions.origination.wiring import Origination, open_origination
+from puhui.api.dependencies import CurrentUser
 from puhui.api.origination_schemas import (
     ApplicationIn,
     ApplicationOut,
@@ -51,6 +54,8 @@ from puhui.errors import PuhuiError
 router = APIRouter(tags=["origination 进件"])
 _lock = threading.Lock()
 KEY_PATTERN = r"^[A-Za-z0-9_\-:.]{8,64}$"
+# 人工审批: who may resolve a referred application.
+REVIEWERS = frozenset({Role.RISK_OFFICER, Role.BRANCH_MANAGER, Role.ADMIN})
 
 
 def runtime(app: FastAPI) -> Origination:
@@ -188,13 +193,25 @@ def submit_application(
     return _out(row)
 
 
+def _visible(row: LoanApplication, principal: Principal) -> LoanApplication:
+    """The application when the principal's branches cover it; else the 404 of an unknown one
+    (so a scoped user cannot probe which ids exist), or 403 for a role that sees no firms."""
+    if principal.role not in SEES_FIRMS:
+        raise HTTPException(403, detail=f"role {principal.role.value} may not open applications")
+    if not principal.scope.allows_branch(row.branch_id):
+        raise HTTPException(404, detail=f"no application {row.application_id}")
+    return row
+
+
 @router.get("/applications/{application_id}", response_model=ApplicationOut)
-def get_application(application_id: str, origination: RuntimeDep) -> ApplicationOut:
+def get_application(
+    application_id: str, origination: RuntimeDep, principal: CurrentUser
+) -> ApplicationOut:
     try:
         row = origination.origination.get(application_id)
     except PuhuiError as error:
         raise _http(error) from None
-    return _out(row, origination)
+    return _out(_visible(row, principal), origination)
 
 
 @router.post("/applications/{application_id}/transitions", response_model=ApplicationOut)
@@ -202,6 +219,7 @@ def transition(
     application_id: str,
     body: TransitionIn,
     origination: RuntimeDep,
+    principal: CurrentUser,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", pattern=KEY_PATTERN)
     ] = None,
@@ -209,17 +227,27 @@ def transition(
     service = origination.origination
     step = {"actor": body.actor, "idempotency_key": idempotency_key}
     try:
+        _visible(service.get(application_id), principal)
         if body.action == "authorize":
             row = service.authorize(application_id, body.consent_id, **step)
         elif body.action == "review":
             if body.resolution is None:
                 raise HTTPException(422, detail="resolution: required for action review")
+            if principal.role not in REVIEWERS:
+                allowed = ", ".join(sorted(role.value for role in REVIEWERS))
+                raise HTTPException(
+                    403,
+                    detail=f"role {principal.role.value} may not resolve a manual review; "
+                    f"allowed: {allowed}",
+                )
+            # The reviewer on record is the signed-in staff member, never a name in the body.
             row = service.review(
                 application_id,
                 body.resolution,
-                body.actor,
+                principal.staff_id,
                 body.note,
                 idempotency_key=idempotency_key,
+                actor_role=principal.role.value,
             )
         elif body.action == "accept":
             row = service.accept(

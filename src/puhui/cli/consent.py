@@ -19,7 +19,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from puhui.actions.consent.keyfile import DEFAULT_KEY_FILE, KeyFile
-from puhui.actions.consent.records import ConsentError, ConsentScope
+from puhui.actions.consent.records import ConsentError, ConsentGrant, ConsentScope
 from puhui.actions.consent.service import ConsentService, GrantRequest
 from puhui.cli.context import console, current_settings
 from puhui.data.identifiers import mask_id_number
@@ -301,9 +301,6 @@ def demo_authorization(settings: Settings, out: Console) -> None:
     from puhui.actions.consent.service import ConsentRequiredError
     from puhui.adapters.bureau.gateway import BureauGateway
     from puhui.adapters.bureau.simulated import SimulatedBureau
-    from puhui.adapters.identity.attempts import GuardedVerifier, StoreAttemptLog
-    from puhui.adapters.identity.local import LocalIdentityProvider, RegisteredPerson
-    from puhui.adapters.identity.provider import ThreeFactorRequest
     from puhui.data.lake import Lake
     from puhui.data.store.tables import Enterprise
 
@@ -332,37 +329,9 @@ def demo_authorization(settings: Settings, out: Console) -> None:
             raise ConsentError("the demo needs two bank customers with bureau records")
         firm, other = customers[0], customers[1]
         assert firm.account_manager_id is not None and other.account_manager_id is not None
-        person_id, name, phone = _legal_rep(settings, firm.uscc)
-        if not phone:
-            raise ConsentError(f"legal representative of {firm.uscc} has no phone on file")
-        verifier = GuardedVerifier(
-            LocalIdentityProvider({person_id: RegisteredPerson(name, phone)}),
-            StoreAttemptLog(sessions),
-        )
-        result = verifier.three_factors(
-            ThreeFactorRequest(name, person_id, phone),
-            staff_id=firm.account_manager_id,
-            channel="online",
-        )
-        out.print(
-            f"三要素核验 three-factor check of {mask_id_number(person_id)}: {result.outcome.value}",
-            highlight=False,
-        )
         consents = consent_service(settings, sessions, signing=True)
-        grant = consents.grant(
-            GrantRequest(
-                scopes=[ConsentScope.ENTERPRISE_REPORT, ConsentScope.PERSONAL_REPORT],
-                purpose="贷前审查 loan approval",
-                staff_id=firm.account_manager_id,
-                channel="online",
-                evidence=[result.evidence()],
-                subject_uscc=firm.uscc,
-                subject_person_id=person_id,
-            )
-        )
-        out.print(
-            f"授权 consent {grant.consent_id} for {firm.uscc} signed by key {grant.key_id}",
-            highlight=False,
+        verified_consent(
+            settings, sessions, consents, uscc=firm.uscc, staff_id=firm.account_manager_id, out=out
         )
         gateway = BureauGateway(SimulatedBureau(settings.lake_dir), sessions, consents)
         answer = gateway.enterprise_report(
@@ -385,3 +354,49 @@ def demo_authorization(settings: Settings, out: Console) -> None:
             out.print(f"[red]refused[/red] query for {other.uscc}: {error}", highlight=False)
         else:  # pragma: no cover - would mean the gateway let a query through without consent
             raise ConsentError(f"the gateway served {other.uscc} without a consent")
+
+
+def verified_consent(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    consents: ConsentService,
+    *,
+    uscc: str,
+    staff_id: str,
+    out: Console | None = None,
+) -> ConsentGrant:
+    """Demo: verify the firm's legal representative (three factors, offline) and record a
+    consent to both reports with that evidence, as the online authorization page would."""
+    from puhui.adapters.identity.attempts import GuardedVerifier, StoreAttemptLog
+    from puhui.adapters.identity.local import LocalIdentityProvider, RegisteredPerson
+    from puhui.adapters.identity.provider import ThreeFactorRequest
+
+    person_id, name, phone = _legal_rep(settings, uscc)
+    if not phone:
+        raise ConsentError(f"legal representative of {uscc} has no phone on file")
+    verifier = GuardedVerifier(
+        LocalIdentityProvider({person_id: RegisteredPerson(name, phone)}),
+        StoreAttemptLog(sessions),
+    )
+    result = verifier.three_factors(
+        ThreeFactorRequest(name, person_id, phone), staff_id=staff_id, channel="online"
+    )
+    grant = consents.grant(
+        GrantRequest(
+            scopes=[ConsentScope.ENTERPRISE_REPORT, ConsentScope.PERSONAL_REPORT],
+            purpose="贷前审查 loan approval",
+            staff_id=staff_id,
+            channel="online",
+            evidence=[result.evidence()],
+            subject_uscc=uscc,
+            subject_person_id=person_id,
+        )
+    )
+    if out is not None:
+        out.print(
+            f"三要素核验 three-factor check of {mask_id_number(person_id)}: "
+            f"{result.outcome.value}; 授权 consent {grant.consent_id} for {uscc} signed by key "
+            f"{grant.key_id}",
+            highlight=False,
+        )
+    return grant

@@ -14,10 +14,14 @@ from rich.rule import Rule
 
 from puhui.cli import features, ingest, lake, simulate, store
 from puhui.cli import profile as profile_command
+from puhui.cli.alarm import demo_alarm
 from puhui.cli.consent import demo_authorization
 from puhui.cli.context import console, current_settings
+from puhui.cli.marketing import demo_marketing
 from puhui.cli.model import demo_models
+from puhui.cli.operations import demo_operations
 from puhui.cli.origination import demo_origination
+from puhui.cli.sentinel import demo_sentinel
 from puhui.data.lake import Lake
 from puhui.federated.demo import demo_federated
 
@@ -62,12 +66,20 @@ def demo(
     demo_models(settings, console)
     console.print(Rule("8 · 征信授权 an authorized bureau query and a refused one"))
     demo_authorization(settings, console)
-    console.print(Rule("9 · 线上进件 applications decided by product, limit and price"))
+    console.print(Rule("9 · 反欺诈哨兵 sentinel: strategies, risk models, blacklists, fraud rings"))
+    demo_sentinel(settings, console)
+    console.print(Rule("10 · 线上进件 applications decided by product, limit and price"))
     demo_origination(settings, console)
+    console.print(Rule("11 · 贷后预警 a month of daily alarm scans, warnings and tasks"))
+    demo_alarm(settings, console)
+    console.print(Rule("12 · 精准营销 target lists, screening, allocation to managers"))
+    demo_marketing(settings, console)
     console.print(
-        Rule("10 · 联合建模 joint model with the government platform (PSI + federated LR)")
+        Rule("13 · 联合建模 joint model with the government platform (PSI + federated LR)")
     )
     demo_federated(settings, console)
+    console.print(Rule("14 · 运维 scheduled jobs, health, metrics and a store backup"))
+    demo_operations(settings, console)
     console.print(
         f"\ndemo finished in {time.perf_counter() - started:,.0f} s; data in {settings.data_dir}. "
         "Next: `.venv/bin/puhui serve --seed-demo-users` (what `make demo` runs) for the "

@@ -15,6 +15,7 @@ from puhui.features.catalog import load_feature_catalog
 from puhui.features.engines import DuckDBEngine, FeatureEngine, SparkEngine
 from puhui.features.store import available_dates, build_snapshots, load_stats
 from puhui.features.timing import add_months
+from puhui.operations.report import report_rows
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -74,6 +75,8 @@ def _build(dates: list[date], engine: str, force: bool) -> None:
             "built" if result.built else "up to date",
         )
     console.print(table)
+    firms = sum(result.record.firms for result in results)
+    report_rows(rows_out=firms * len(catalog.features))  # feature values written
 
 
 @app.command("build")

@@ -21,6 +21,7 @@ from puhui.data.ingest import (
     plan_directory,
 )
 from puhui.data.lake import Lake
+from puhui.operations.report import report_rows
 
 _STATUS_STYLE = {"accepted": "green", "already": "cyan", "rejected": "bold red"}
 
@@ -149,6 +150,8 @@ def ingest_dir(
             _lake(), directory, rejections_dir=_rejections_dir(), progress=advance
         )
     console.print(_summary(outcome.results))
+    rows_in = sum(result.rows for result in outcome.results)
+    report_rows(rows_in=rows_in, rows_out=rows_in - sum(r.rows for r in outcome.rejected))
     for result in outcome.rejected:
         issues = _issues(result)
         if issues is not None:

@@ -77,17 +77,21 @@ def entry_point() -> None:
 def _register_subcommands() -> None:
     """Attach each capability's commands; each lives in its own module under ``puhui.cli``."""
     from puhui.cli import (
+        alarm,
         bureau,
         consent,
         demo,
         features,
         ingest,
         lake,
+        marketing,
         model,
         node,
+        operations,
         origination,
         profile,
         schema,
+        sentinel,
         serve,
         simulate,
         store,
@@ -120,6 +124,15 @@ def _register_subcommands() -> None:
     app.add_typer(node.app, name="node", help="联合建模 · joint-modelling nodes: PSI, LR, scoring.")
     app.add_typer(origination.app)
     app.add_typer(users.app, name="users", help="用户 · workbench logins.")
+    app.add_typer(
+        sentinel.app, name="sentinel", help="哨兵 · pre-loan anti-fraud: strategies, replay."
+    )
+    app.add_typer(
+        marketing.app, name="marketing", help="精准营销 · target lists, allocation, feedback."
+    )
+    app.add_typer(alarm.app, name="alarm", help="贷后预警 · daily scans, warnings, tasks.")
+    app.add_typer(operations.scheduler_app, name="scheduler", help="调度 · scheduled jobs.")
+    app.add_typer(operations.ops_app, name="ops", help="运维 · backup, retention, erasure, keys.")
 
 
 _register_subcommands()

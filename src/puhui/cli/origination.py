@@ -135,18 +135,105 @@ def run_batch_command(
 
 
 def _batch(
-    settings: Settings, out: Console, *, limit: int, persist: int, seed: int, model: str
+    settings: Settings,
+    out: Console,
+    *,
+    limit: int,
+    persist: int,
+    seed: int,
+    model: str,
+    real_consents: bool = False,
 ) -> BatchResult:
-    runtime = open_origination(settings, model_name=model, simulated_consent=True)
+    """Decide ``limit`` applications in memory and drive ``persist`` through the store; with
+    ``real_consents`` each persisted one is authorized by a verified, signed consent and its
+    enterprise report is fetched through the bureau gateway."""
+    if not real_consents:
+        runtime = open_origination(settings, model_name=model, simulated_consent=True)
+        consent_for = None
+    else:
+        settings = settings.model_copy(
+            update={"bureau_staff_id": settings.bureau_staff_id or _online_query_user(settings)}
+        )
+        out.print(
+            f"线上查询用户 online query user {settings.bureau_staff_id} (firms without an account "
+            "manager; PUHUI_BUREAU_STAFF_ID in production)",
+            highlight=False,
+        )
+        runtime = open_origination(settings, model_name=model)
+        consent_for = _demo_consents(settings, runtime)
     try:
         requests = simulated_applications(
             Lake(settings.lake_dir), set(runtime.decisions.firms), limit=limit, seed=seed
         )
-        result = run_batch(runtime, requests, persist=persist, seed=seed)
+        result = run_batch(runtime, requests, persist=persist, seed=seed, consent_for=consent_for)
+        render_batch(result, out)
+        if real_consents:
+            _print_bureau_queries(runtime, out)
     finally:
         runtime.close()
-    render_batch(result, out)
     return result
+
+
+def _online_query_user(settings: Settings) -> str:
+    """Demo only: the head office's first risk officer queries for firms without a manager."""
+    from sqlalchemy import select
+
+    from puhui.cli.consent import store_sessions
+    from puhui.data.store.tables import Staff
+
+    with store_sessions(settings) as sessions, sessions() as session:
+        staff_id = session.execute(
+            select(Staff.staff_id)
+            .where(Staff.role == "risk_officer", Staff.active)
+            .order_by(Staff.staff_id)
+            .limit(1)
+        ).scalar_one_or_none()
+    if staff_id is None:
+        raise typer.BadParameter("no active risk officer in the store to query the bureau")
+    return staff_id
+
+
+def _demo_consents(settings: Settings, runtime: Origination):  # type: ignore[no-untyped-def]
+    """Per application: verify the legal representative and sign a consent (cached per firm)."""
+    from sqlalchemy import select
+
+    from puhui.cli.consent import consent_service, verified_consent
+    from puhui.data.store.tables import Enterprise
+
+    sessions = runtime.origination.sessions
+    consents = consent_service(settings, sessions, signing=True)
+    granted: dict[str, str] = {}
+
+    def consent_for(request):  # type: ignore[no-untyped-def]
+        if request.uscc not in granted:
+            with sessions() as session:
+                manager = session.execute(
+                    select(Enterprise.account_manager_id).where(Enterprise.uscc == request.uscc)
+                ).scalar_one_or_none()
+            staff_id = manager or settings.bureau_staff_id
+            grant = verified_consent(
+                settings, sessions, consents, uscc=request.uscc, staff_id=staff_id
+            )
+            granted[request.uscc] = grant.consent_id
+        return granted[request.uscc]
+
+    return consent_for
+
+
+def _print_bureau_queries(runtime: Origination, out: Console) -> None:
+    from sqlalchemy import func, select
+
+    from puhui.data.store.consent_tables import BureauQuery
+
+    with runtime.origination.sessions() as session:
+        rows = session.execute(
+            select(BureauQuery.outcome, func.count()).group_by(BureauQuery.outcome)
+        ).all()
+    out.print(
+        "征信查询 bureau queries through the consent gateway: "
+        + ", ".join(f"{outcome} {count}" for outcome, count in sorted(rows)),
+        highlight=False,
+    )
 
 
 def render_batch(result: BatchResult, out: Console) -> None:
@@ -187,8 +274,11 @@ def render_batch(result: BatchResult, out: Console) -> None:
 
 
 def demo_origination(settings: Settings, out: Console) -> BatchResult:
-    """Demo hook: 2,000 of the lake's latest applications decided, 60 through the store."""
-    return _batch(settings, out, limit=2000, persist=60, seed=7, model=DEFAULT_MODEL_NAME)
+    """Demo hook: 2,000 of the lake's latest applications decided, 60 through the store, each
+    under a verified, signed consent with its credit report fetched through the gateway."""
+    return _batch(
+        settings, out, limit=2000, persist=60, seed=7, model=DEFAULT_MODEL_NAME, real_consents=True
+    )
 
 
 @applications_app.command("review-queue")

@@ -40,6 +40,7 @@ def serve(
 
     from puhui.api import create_app
     from puhui.api.services import AppServices
+    from puhui.observability.logging import configure_logging
 
     settings = current_settings()
     services = AppServices(settings)
@@ -51,6 +52,8 @@ def serve(
     finally:
         services.close()
     console.print(f"puhui serving on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    # JSON logs with the request id, identity and phone numbers masked (docs/OPERATIONS.md).
+    configure_logging(settings.log_level, root=True)
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -58,6 +61,7 @@ def serve(
         log_level=settings.log_level.lower(),
         proxy_headers=False,
         server_header=False,
+        log_config=None,  # keep the JSON handler; uvicorn would install its own text format
     )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from puhui.data.store.origination_tables import SentinelVerdict
@@ -25,6 +27,13 @@ class ScreeningRequest:
     ip_address: str | None = None
     phone_hash: str | None = None
     features: Mapping[str, float | None] = field(default_factory=dict)
+    # What the applicant asked for and when: amount-vs-revenue, product switching and time
+    # strategies read these; None where the caller does not know them.
+    requested_amount: Decimal | None = None
+    requested_product: str | None = None
+    applied_at: datetime | None = None
+    applicant_id: str | None = None
+    staff_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from puhui.web.pages import LoginRequired, render
 
-PAGE_MODULES = ("login", "firms", "portfolio", "registry", "audit")
+PAGE_MODULES = (
+    "login",
+    "firms",
+    "portfolio",
+    "registry",
+    "audit",
+    "applications",
+    "sentinel",
+    "marketing",
+    "alarm",
+)
 STATIC_DIR = Path(__file__).parent / "static"
 _API_PREFIXES = ("/api/", "/openapi.json", "/static/", "/docs")
 

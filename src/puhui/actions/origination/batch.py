@@ -13,6 +13,7 @@ import random
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -134,9 +135,19 @@ def simulated_applications(
 
 
 def run_batch(
-    runtime: Origination, requests: list[ApplicationRequest], *, persist: int, seed: int
+    runtime: Origination,
+    requests: list[ApplicationRequest],
+    *,
+    persist: int,
+    seed: int,
+    consent_for: Callable[[ApplicationRequest], str] | None = None,
 ) -> BatchResult:
-    """Decide every request in memory; drive the first ``persist`` through the store."""
+    """Decide every request in memory; drive the first ``persist`` through the store.
+
+    ``consent_for`` records a real consent for a persisted application (the demo verifies the
+    legal representative and signs one); without it, ids are simulated and only accepted by a
+    runtime opened with ``simulated_consent``.
+    """
     decisions = runtime.decisions
     lines: dict[str, ProductLine] = defaultdict(lambda: ProductLine(""))
     started = time.perf_counter()
@@ -174,7 +185,9 @@ def run_batch(
     rng = random.Random(seed)
     batch_id = uuid.uuid4().hex[:8]
     for index, request in enumerate(requests[:persist]):
-        final = drive(runtime, request, f"batch-{batch_id}-{index}", rng)
+        key = f"batch-{batch_id}-{index}"
+        consent_id = consent_for(request) if consent_for else f"sim-{key}"[:36]
+        final = drive(runtime, request, key, rng, consent_id)
         states[final] += 1
     result.persisted = min(persist, len(requests))
     result.persisted_states = dict(states)
@@ -182,11 +195,17 @@ def run_batch(
     return result
 
 
-def drive(runtime: Origination, request: ApplicationRequest, key: str, rng: random.Random) -> str:
+def drive(
+    runtime: Origination,
+    request: ApplicationRequest,
+    key: str,
+    rng: random.Random,
+    consent_id: str,
+) -> str:
     """One application from intake to its end of origination: disbursed, declined, withdrawn."""
     service = runtime.origination
     row, _ = service.submit(request, key)
-    row = service.advance(row.application_id, consent_id=f"sim-{key}"[:36])
+    row = service.advance(row.application_id, consent_id=consent_id)
     if row.state == ApplicationState.REFERRED:
         resolution = ReviewResolution.APPROVE if rng.random() < 0.5 else ReviewResolution.DECLINE
         row = service.review(row.application_id, resolution, "R-SIM", "simulated reviewer")

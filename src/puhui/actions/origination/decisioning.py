@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from puhui.actions.origination.states import OriginationError
 from puhui.data.lake import Lake
 from puhui.data.lake.errors import TableNotInLakeError
+from puhui.decisions.bureau_facts import REPORT_FEATURES
 from puhui.decisions.engine import Decision, decide
 from puhui.decisions.products.matching import Match, match_products
 from puhui.decisions.products.spec import ProductCatalog, load_product_catalog
@@ -113,9 +114,15 @@ class DecisionService:
         channel: str = "open_api",
         requested_product: str | None = None,
         requested_amount: Decimal | None = None,
+        report_facts: Mapping[str, float] | None = None,
     ) -> Decision:
-        """The full decision; screens first when no screening result is handed in."""
+        """The full decision; screens first when no screening result is handed in.
+
+        ``report_facts`` (``puhui.decisions.bureau_facts``) from the credit report fetched at
+        authorization join the firm's features, so product rules can veto on them.
+        """
         facts = self.facts(uscc)
+        features = {**facts.features, **report_facts} if report_facts else facts.features
         if screening is None:
             screening = self.sentinel.screen(
                 ScreeningRequest("-", uscc, channel, features=facts.features)
@@ -124,7 +131,7 @@ class DecisionService:
             self.catalog,
             uscc=uscc,
             as_of=self.as_of,
-            features=facts.features,
+            features=features,
             score=self.scorer.score(uscc, facts.features),
             screening=screening,
             requested_product=requested_product,
@@ -146,7 +153,9 @@ class DecisionService:
         """Load a feature snapshot (the latest by default) and the champion, or the fallback."""
         features_root = data_dir / "features"
         feature_catalog = load_feature_catalog()
-        catalog = catalog or load_product_catalog(known_features=feature_catalog.names)
+        catalog = catalog or load_product_catalog(
+            known_features={*feature_catalog.names, *REPORT_FEATURES}
+        )
         dates = available_dates(features_root)
         if as_of is None:
             if not dates:
@@ -156,7 +165,8 @@ class DecisionService:
                 )
             as_of = dates[-1]
         champion = _champion(session_factory, data_dir, model_name, catalog)
-        columns = {*catalog.features, *EXTRA_FEATURES}
+        # Report facts arrive with each authorization, not from the snapshot.
+        columns = {*catalog.features, *EXTRA_FEATURES} - REPORT_FEATURES.keys()
         if champion is not None:
             columns |= set(champion.feature_names)
         frame = load_features(features_root, as_of, columns=sorted(columns))
@@ -171,7 +181,23 @@ class DecisionService:
             scorer = PrecomputedScorer(champion, {u: f.features for u, f in firms.items()})
         else:
             scorer = _fallback(lake, features_root, as_of, feature_catalog)
+        if sentinel is None:
+            sentinel = _default_sentinel(lake, data_dir, session_factory)
         return cls(catalog, firms, scorer, as_of, sentinel)
+
+
+def _default_sentinel(
+    lake: Lake, data_dir: Path, session_factory: sessionmaker[Session] | None
+) -> Sentinel:
+    """The real sentinel (issue 7) when the lake holds registrations and applications to build
+    its index from; ``NoSentinel`` otherwise (it says so in every screening note)."""
+    if not {"reg_enterprise", "app_application"} <= set(lake.tables()):
+        return NoSentinel()
+    from puhui.actions.sentinel.service import SentinelService
+
+    return SentinelService.from_lake(
+        lake.root, session_factory=session_factory, models_dir=data_dir / "models"
+    )
 
 
 def _clean(row: Mapping[str, object]) -> dict[str, float | None]:

@@ -2,6 +2,9 @@
 
 - ``ConsentChecker``: is this consent id valid now for an enterprise report on this firm?
   ``LedgerConsentChecker`` reads the signed consent log (``actions/consent``).
+- ``CreditReports``: fetch the enterprise credit report at authorization. ``BureauGateway``
+  (``adapters/bureau``) is the implementation: it checks the consent again, logs the query in
+  ``bureau_query`` and the audit log, and refuses without a valid consent.
 - ``CoreBanking``: move the money. Transfers are idempotent by ``reference`` (the loan's
   disbursal reference), so a retry after a crash never pays twice. ``InMemoryCoreBanking``
   stands in for the core system in demos and tests.
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -21,6 +24,8 @@ from puhui.actions.consent.ledger import ConsentStatus, open_entry, status_at
 from puhui.actions.consent.records import ConsentGrant, ConsentRevocation, ConsentScope
 from puhui.actions.consent.service import ConsentRequiredError, UnknownConsentError
 from puhui.actions.consent.signing import Keyring
+from puhui.adapters.bureau.gateway import BureauAnswer
+from puhui.adapters.bureau.reports import EnterpriseReport
 from puhui.data.store.consent_log import links_for_subject
 
 
@@ -74,6 +79,13 @@ class AcceptAnyConsent:
 
     def check(self, session: Session, *, consent_id: str, uscc: str, at: datetime) -> None:
         return None
+
+
+class CreditReports(Protocol):
+    def enterprise_report(
+        self, *, staff_id: str, uscc: str, purpose: str, as_of: date | None = None
+    ) -> BureauAnswer[EnterpriseReport]:
+        """The firm's enterprise report, queried under a valid consent and logged."""
 
 
 class CoreBanking(Protocol):

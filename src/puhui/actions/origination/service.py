@@ -26,7 +26,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from puhui.actions.origination.decisioning import DecisionService
-from puhui.actions.origination.ports import ConsentChecker, CoreBanking, InMemoryCoreBanking
+from puhui.actions.origination.ports import (
+    ConsentChecker,
+    CoreBanking,
+    CreditReports,
+    InMemoryCoreBanking,
+)
 from puhui.actions.origination.states import (
     AUTOMATIC_NEXT,
     OriginationError,
@@ -38,6 +43,7 @@ from puhui.actions.origination.transitions import (
     UnknownApplicationError,
 )
 from puhui.actions.servicing.schedule import add_months
+from puhui.adapters.bureau.reports import SubjectNotInBureauError
 from puhui.data.identifiers import mask_phone
 from puhui.data.store.origination_tables import (
     ApplicationState,
@@ -51,9 +57,11 @@ from puhui.data.store.origination_tables import (
     ReviewResolution,
     SentinelVerdict,
 )
-from puhui.data.store.tables import utc_now
+from puhui.data.store.tables import Enterprise, utc_now
+from puhui.decisions.bureau_facts import report_facts
 from puhui.decisions.engine import offer_dict
 from puhui.decisions.screening import ScreeningRequest, ScreeningResult
+from puhui.observability.metrics import DECISIONS
 
 S = ApplicationState
 
@@ -87,9 +95,19 @@ def hash_phone(phone: str) -> str:
     return hashlib.sha256(f"puhui-phone:{phone}".encode()).hexdigest()
 
 
+class NoQueryStaffError(OriginationError):
+    """Nobody to run the bureau query under: the firm has no account manager and no online
+    query user is configured."""
+
+
 class OriginationService:
     """Drives applications through the state machine; hand it the store, the decision service,
-    the consent checker and the core banking adapter."""
+    the consent checker and the core banking adapter.
+
+    With ``reports`` (the bureau gateway), authorization also fetches the enterprise credit
+    report under the consent, as the firm's account manager or else ``online_staff_id`` (the
+    bank's online query user); its facts join the decision.
+    """
 
     def __init__(
         self,
@@ -98,10 +116,14 @@ class OriginationService:
         consents: ConsentChecker,
         core_banking: CoreBanking | None = None,
         *,
+        reports: CreditReports | None = None,
+        online_staff_id: str | None = None,
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         self.sessions = session_factory
+        self.reports = reports
+        self.online_staff_id = online_staff_id
         self.decisions = decisions
         self.consents = consents
         self.core_banking = core_banking or InMemoryCoreBanking()
@@ -214,14 +236,67 @@ class OriginationService:
 
         app = self.get(application_id)
         chosen = consent_id or app.consent_id
+        detail: dict[str, Any] = {"consent_id": chosen}
+        if self.reports is not None and app.state == S.SUBMITTED and chosen:
+            detail.update(self._fetch_report(app, chosen))
         return self._machine.move(
             application_id,
             Step("authorize", **step),
             S.AUTHORIZED,
             values={"consent_id": chosen},
-            detail={"consent_id": chosen},
+            detail=detail,
             before=check,
         )
+
+    def _fetch_report(self, app: LoanApplication, consent_id: str) -> dict[str, Any]:
+        """Query the enterprise report through the gateway once the consent checks out.
+
+        A firm the bureau has no file on (白户, a true first borrower) is recorded as such; any
+        other bureau failure stops the step so it can be retried.
+        """
+        assert self.reports is not None
+        with self.sessions() as session:
+            self.consents.check(session, consent_id=consent_id, uscc=app.uscc, at=self.clock())
+            staff_id = self._query_staff(session, app)
+        purpose = f"贷前审查 loan application {app.application_id}"
+        try:
+            answer = self.reports.enterprise_report(
+                staff_id=staff_id, uscc=app.uscc, purpose=purpose
+            )
+        except SubjectNotInBureauError:
+            return {"bureau_query_staff": staff_id, "bureau_report": None}
+        report = answer.report.model_dump(mode="json", exclude={"history"})
+        return {
+            "bureau_query_id": answer.query_id,
+            "bureau_query_staff": staff_id,
+            "bureau_report": report_facts(report),
+        }
+
+    def _query_staff(self, session: Session, app: LoanApplication) -> str:
+        manager = session.execute(
+            select(Enterprise.account_manager_id).where(Enterprise.uscc == app.uscc)
+        ).scalar_one_or_none()
+        staff_id = manager or self.online_staff_id
+        if not staff_id:
+            raise NoQueryStaffError(
+                f"application {app.application_id}: firm {app.uscc} has no account manager and "
+                "no online query user is configured (PUHUI_BUREAU_STAFF_ID)"
+            )
+        return staff_id
+
+    def bureau_facts(self, application_id: str) -> dict[str, float] | None:
+        """The report facts recorded when the application was authorized (None: no report)."""
+        with self.sessions() as session:
+            detail = session.execute(
+                select(ApplicationTransition.detail)
+                .where(
+                    ApplicationTransition.application_id == application_id,
+                    ApplicationTransition.action == "authorize",
+                )
+                .order_by(ApplicationTransition.seq.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        return (detail or {}).get("bureau_report") or None
 
     def screen(self, application_id: str, **step: Any) -> LoanApplication:
         """authorized → screened, with the sentinel's verdict."""
@@ -236,6 +311,9 @@ class OriginationService:
                 app.ip_address,
                 app.phone_hash,
                 facts.features,
+                requested_amount=app.requested_amount,
+                requested_product=app.requested_product,
+                applied_at=app.created_at,
             )
         )
         return self._machine.move(
@@ -259,7 +337,9 @@ class OriginationService:
             screening=ScreeningResult(verdict, (), "sentinel verdict recorded at screening"),
             requested_product=app.requested_product,
             requested_amount=app.requested_amount,
+            report_facts=self.bureau_facts(application_id),
         )
+        DECISIONS.labels(outcome=decision.outcome.value).inc()
         target = {
             DecisionOutcome.APPROVE: S.DECIDED,
             DecisionOutcome.DECLINE: S.DECLINED,

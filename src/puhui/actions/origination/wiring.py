@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from puhui.actions.consent.keyfile import DEFAULT_KEY_FILE, KeyFile
+from puhui.actions.consent.service import ConsentService
 from puhui.actions.origination.decisioning import DEFAULT_MODEL_NAME, DecisionService
 from puhui.actions.origination.ports import (
     AcceptAnyConsent,
@@ -18,6 +21,9 @@ from puhui.actions.origination.ports import (
 )
 from puhui.actions.origination.service import OriginationService
 from puhui.actions.servicing.service import ServicingService
+from puhui.adapters.bureau.gateway import BureauAnswer, BureauGateway
+from puhui.adapters.bureau.reports import EnterpriseReport
+from puhui.adapters.bureau.simulated import SimulatedBureau
 from puhui.data.store.engine import make_engine, make_session_factory
 from puhui.data.store.migrate import require_up_to_date
 from puhui.decisions.screening import Sentinel
@@ -47,6 +53,29 @@ def consent_checker(settings: Settings, *, simulated: bool = False) -> ConsentCh
     return LedgerConsentChecker(keys.keyring)
 
 
+class _GatewayOnFirstUse:
+    """The bureau gateway, built when the first report is asked for: like the consent checker,
+    a missing key file fails authorizations only, not the whole service."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._gateway: BureauGateway | None = None
+
+    def enterprise_report(
+        self, *, staff_id: str, uscc: str, purpose: str, as_of: date | None = None
+    ) -> BureauAnswer[EnterpriseReport]:
+        if self._gateway is None:
+            named = os.environ.get(KEY_FILE_VARIABLE)
+            keys = KeyFile(Path(named) if named else self._settings.data_dir / DEFAULT_KEY_FILE)
+            consents = ConsentService(self._sessions, keys.keyring())
+            bureau = SimulatedBureau(self._settings.lake_dir)
+            self._gateway = BureauGateway(bureau, self._sessions, consents)
+        return self._gateway.enterprise_report(
+            staff_id=staff_id, uscc=uscc, purpose=purpose, as_of=as_of
+        )
+
+
 def open_origination(
     settings: Settings,
     *,
@@ -71,5 +100,8 @@ def open_origination(
         decisions,
         consent_checker(settings, simulated=simulated_consent),
         core_banking,
+        # Simulated consents cannot authorize a real query: no report is fetched then.
+        reports=None if simulated_consent else _GatewayOnFirstUse(settings, sessions),
+        online_staff_id=settings.bureau_staff_id,
     )
     return Origination(engine, decisions, origination, ServicingService(sessions, origination))
