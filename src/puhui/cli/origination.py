@@ -165,6 +165,8 @@ def _batch(
         requests = simulated_applications(
             Lake(settings.lake_dir), set(runtime.decisions.firms), limit=limit, seed=seed
         )
+        if real_consents:
+            requests = _verifiable_first(settings, requests, persist)
         result = run_batch(runtime, requests, persist=persist, seed=seed, consent_for=consent_for)
         render_batch(result, out)
         if real_consents:
@@ -172,6 +174,22 @@ def _batch(
     finally:
         runtime.close()
     return result
+
+
+def _verifiable_first(settings: Settings, requests: list, persist: int) -> list:  # type: ignore[type-arg]
+    """Put applications whose legal representative has a phone on file (needed for the
+    three-factor check behind a consent) among the ``persist`` that go through the store."""
+    with Lake(settings.lake_dir).connect() as connection:
+        reachable = {
+            row[0]
+            for row in connection.execute(
+                "select e.uscc from reg_enterprise e join reg_person p "
+                "on p.person_id = e.legal_rep_id where p.phone is not null"
+            ).fetchall()
+        }
+    first = [r for r in requests if r.uscc in reachable][:persist]
+    chosen = {id(r) for r in first}
+    return first + [r for r in requests if id(r) not in chosen]
 
 
 def _online_query_user(settings: Settings) -> str:
