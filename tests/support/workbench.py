@@ -7,6 +7,7 @@ from the lake, and one demo login per role (passwords returned, never printed).
 from __future__ import annotations
 
 import atexit
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from puhui.features.engines import DuckDBEngine
 from puhui.features.store import build_snapshots
 
 AS_OF = date(2026, 1, 1)
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 def cheap_passwords() -> Passwords:
@@ -104,3 +106,23 @@ def own_firm(province: WorkbenchProvince, staff_id: str) -> str:
             ).first()
     finally:
         engine.dispose()
+
+
+def signed_in(app, province: WorkbenchProvince, username: str):  # type: ignore[no-untyped-def]
+    """A test client signed in to the workbench as a demo user (login form with its CSRF)."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(app)
+    form = client.get("/login")
+    response = client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": province.credentials[username].password,
+            "csrf": CSRF.search(form.text).group(1),
+            "next": "/",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return client

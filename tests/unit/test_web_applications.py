@@ -3,12 +3,10 @@ the workbench with the signed-in reviewer on record."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-from fastapi.testclient import TestClient
 
 from puhui.actions.access import AccessPolicy
 from puhui.actions.origination.ports import AcceptAnyConsent
@@ -23,9 +21,15 @@ from puhui.data.store.origination_tables import (
 )
 from puhui.data.store.tables import Enterprise
 from puhui.settings import Settings
-from support.workbench import cheap_passwords, other_branch_firm, own_firm, shared_province
+from support.workbench import (
+    CSRF,
+    cheap_passwords,
+    other_branch_firm,
+    own_firm,
+    shared_province,
+    signed_in,
+)
 
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 T0 = datetime(2026, 1, 5, 2, tzinfo=UTC)
 
 
@@ -99,26 +103,9 @@ def world(province):  # type: ignore[no-untyped-def]
     engine.dispose()
 
 
-def _signed_in(app, province, username: str) -> TestClient:  # type: ignore[no-untyped-def]
-    client = TestClient(app)
-    form = client.get("/login")
-    response = client.post(
-        "/login",
-        data={
-            "username": username,
-            "password": province.credentials[username].password,
-            "csrf": CSRF.search(form.text).group(1),
-            "next": "/",
-        },
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
-    return client
-
-
 def test_an_account_manager_sees_only_applications_of_the_branch(world, province) -> None:  # type: ignore[no-untyped-def]
     app, ids = world
-    client = _signed_in(app, province, "demo_account_manager")
+    client = signed_in(app, province, "demo_account_manager")
     listing = client.get("/applications")
     assert listing.status_code == 200
     assert ids["own"][:8] in listing.text and ids["other"][:8] not in listing.text
@@ -132,7 +119,7 @@ def test_a_risk_officer_resolves_a_referral_with_a_note_and_is_the_reviewer_on_r
     province,  # type: ignore[no-untyped-def]
 ) -> None:
     app, ids = world
-    client = _signed_in(app, province, "demo_risk_officer")
+    client = signed_in(app, province, "demo_risk_officer")
     queue = client.get("/reviews")
     assert ids["own"][:8] in queue.text and ids["other"][:8] in queue.text
     page = client.get(f"/applications/{ids['other']}")
