@@ -140,3 +140,47 @@ def test_a_risk_officer_resolves_a_referral_with_a_note_and_is_the_reviewer_on_r
     officer = province.credentials["demo_risk_officer"].staff_id
     assert officer in after.text and "营业额与用电不符" in after.text
     assert ids["other"][:8] not in client.get("/reviews").text
+
+
+def test_the_firm_profile_shows_its_warning_history_with_links(world, province) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from puhui.data.store.alarm_tables import AlarmWarning
+
+    app, _ = world
+    manager = province.credentials["demo_account_manager"]
+    uscc = own_firm(province, manager.staff_id)
+    engine = make_engine(province.store_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            warning = AlarmWarning(
+                uscc=uscc,
+                status="open",
+                level="orange",
+                opened_on=date(2026, 6, 3),
+                updated_on=date(2026, 6, 10),
+                score=61.0,
+                veto=False,
+                pd_6m=0.083,
+                conditions=["tax_revenue_drop_3m", "court_defendant_new"],
+                evidence=[],
+                missing_sources=[],
+                branch_id=manager.branch_id,
+                account_manager_id=manager.staff_id,
+            )
+            session.add(warning)
+            session.flush()
+            warning_id = warning.id
+    finally:
+        engine.dispose()
+    try:
+        page = signed_in(app, province, "demo_account_manager").get(f"/firms/{uscc}")
+    finally:  # the province is shared with the alarm tests: leave no warning behind
+        engine = make_engine(province.store_url)
+        with make_session_factory(engine).begin() as session:
+            session.delete(session.get(AlarmWarning, warning_id))
+        engine.dispose()
+    assert page.status_code == 200
+    history = page.text.split('data-testid="warning-history"')[1].split("</section>")[0]
+    assert f'href="/alarm/warnings/{warning_id}"' in history
+    assert "orange" in history and "8.3%" in history and "tax_revenue_drop_3m" in history

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import select
 
 from puhui.actions.access import Role
 from puhui.actions.access.pii import (
@@ -25,6 +26,7 @@ from puhui.actions.access.scope import (
     list_firms,
 )
 from puhui.api.profile import get_profile_service
+from puhui.data.store.alarm_tables import AlarmWarning
 from puhui.features.profile_schema import EnterpriseProfile
 from puhui.features.profile_service import (
     MalformedUsccError,
@@ -37,6 +39,7 @@ from puhui.web.nav import NavItem, register_nav
 from puhui.web.pages import CurrentPageUser, PageUser, check_csrf, render, services_of
 
 router = APIRouter(include_in_schema=False)
+WARNING_HISTORY = 20
 
 register_nav(
     NavItem(
@@ -115,7 +118,28 @@ def firm(request: Request, uscc: str, user: CurrentPageUser) -> HTMLResponse:
             session, user.principal, subject_type="enterprise", subject_id=code, channel="web"
         )
     context = _profile_context(request, code, request.cookies.get("puhui_lang", "zh"))
-    return render(request, "firm.html", user, unmasked=None, unmask_error="", **context)
+    return render(
+        request,
+        "firm.html",
+        user,
+        unmasked=None,
+        unmask_error="",
+        warnings=_warning_history(request, code),
+        **context,
+    )
+
+
+def _warning_history(request: Request, uscc: str) -> list[AlarmWarning]:
+    """预警历史: the firm's post-loan warnings, newest first (the page is already scoped)."""
+    with services_of(request).sessions() as session:
+        return list(
+            session.scalars(
+                select(AlarmWarning)
+                .where(AlarmWarning.uscc == uscc)
+                .order_by(AlarmWarning.opened_on.desc(), AlarmWarning.id.desc())
+                .limit(WARNING_HISTORY)
+            )
+        )
 
 
 @router.post("/firms/{uscc}/unmask")
@@ -140,5 +164,6 @@ async def unmask(request: Request, uscc: str, user: CurrentPageUser) -> HTMLResp
         status_code=200 if unmasked else 422,
         unmasked=unmasked,
         unmask_error=error,
+        warnings=_warning_history(request, code),
         **context,
     )

@@ -133,6 +133,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "resolve": ("提交审批", "Resolve"),
     "resolved": ("已审批", "Resolved"),
     "queue_empty": ("审批队列为空", "The queue is empty"),
+    "warning_history": ("预警历史", "Warning history"),
+    "no_warnings": ("无预警记录", "No warnings on record"),
+    "level": ("级别", "Level"),
+    "opened": ("首次预警", "Opened"),
+    "updated": ("最近更新", "Updated"),
 }
 
 
