@@ -42,6 +42,15 @@ class Settings(BaseSettings):
         "defaults to SQLite inside data_dir",
     )
     log_level: str = Field(default="INFO", description="日志级别 · logging level")
+    bank_loan_growth_ytd: float | None = Field(
+        default=None,
+        description="全行各项贷款增速 · growth of all the bank's loans since 1 January "
+        "(0.08 = 8%), from finance, for 两增两控",
+    )
+    bank_npl_ratio: float | None = Field(
+        default=None,
+        description="全行不良率 · the bank's overall NPL ratio (0.012 = 1.2%), for 两增两控",
+    )
     bureau_staff_id: str | None = Field(
         default=None,
         description="线上查询用户 · the staff id online applications query the credit bureau "

@@ -186,3 +186,14 @@ def test_logout_needs_the_csrf_token_and_ends_the_session(app, province) -> None
     token = CSRF.search(client.get("/audit").text).group(1)
     assert client.post("/logout", data={"csrf": token}, follow_redirects=False).status_code == 303
     assert client.get("/audit", follow_redirects=False).status_code == 303
+
+
+def test_the_portfolio_shows_two_up_two_control_and_says_what_it_cannot_judge(
+    app, province
+) -> None:
+    page = signed_in(app, province, "demo_risk_officer").get("/portfolio")
+    table = page.text.split('data-testid="two-up-two-control"')[1].split("</table>")[0]
+    keys = re.findall(r'data-indicator="([a-z_]+)"', table)
+    assert keys == ["balance_growth", "borrowers", "asset_quality", "financing_cost"]
+    # The bank-wide loan growth and NPL ratio are not configured in the test settings.
+    assert table.count("需全行数据") >= 2

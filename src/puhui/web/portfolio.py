@@ -7,7 +7,7 @@ model monitoring join this page when the alarm capability lands (see ``nav.py``)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from puhui.actions.access import Principal, Role
+from puhui.actions.servicing.regulatory import BankWideFigures, InclusiveFigures, assess
 from puhui.data.lake import Lake
 from puhui.models.registry import ModelRegistry
 from puhui.web.charts import line_svg
@@ -63,6 +64,23 @@ class Portfolio:
     first_loan_borrowers: int
     balance_growth: float | None  # since the last December
     borrower_growth: float | None
+    borrowers_year_ago: int | None = None
+    rate_bp_by_year: dict[int, float] = field(default_factory=dict)  # principal-weighted
+
+    def inclusive_figures(self) -> InclusiveFigures | None:
+        """What 两增两控 needs, from the latest month."""
+        latest = self.latest
+        if latest is None:
+            return None
+        year = latest.month.year
+        return InclusiveFigures(
+            balance_growth_ytd=self.balance_growth,
+            borrowers_now=latest.borrowers,
+            borrowers_year_ago=self.borrowers_year_ago,
+            npl_ratio=latest.npl_ratio,
+            average_rate_bp_this_year=self.rate_bp_by_year.get(year),
+            average_rate_bp_last_year=self.rate_bp_by_year.get(year - 1),
+        )
 
     @property
     def latest(self) -> MonthFigures | None:
@@ -107,6 +125,17 @@ def read_portfolio(lake: Lake, principal: Principal) -> Portfolio | None:
                 from book where month = ? group by branch_id order by 2 desc""",
                 [*params, latest],
             ).fetchall()
+            rates = dict(
+                connection.execute(
+                    f"""select extract(year from l.disbursed_on) as year,
+                           sum(cast(l.annual_rate_bp as double) * cast(l.principal as double))
+                           / nullif(sum(cast(l.principal as double)), 0)
+                    from bank_loan as l
+                    where l.disbursed_on <= ? and extract(year from l.disbursed_on) >= ? {where}
+                    group by year""",
+                    [latest, latest.year - 1, *params],
+                ).fetchall()
+            )
             first_loans = connection.execute(
                 f"""with firsts as (
                     select l.uscc, min(l.disbursed_on) as first_on from bank_loan as l
@@ -119,6 +148,8 @@ def read_portfolio(lake: Lake, principal: Principal) -> Portfolio | None:
             return None
     months = [MonthFigures(r[0], r[1] or 0.0, r[2], r[3], r[4] or 0.0) for r in monthly]
     december = next((m for m in months if m.month == date(months[-1].month.year - 1, 12, 1)), None)
+    now = months[-1].month
+    year_ago = next((m for m in months if m.month == date(now.year - 1, now.month, 1)), None)
     return Portfolio(
         months=months[-TREND_MONTHS:],
         branches=[BranchFigures(r[0], r[1] or 0.0, r[2], r[3] or 0.0) for r in by_branch],
@@ -129,6 +160,8 @@ def read_portfolio(lake: Lake, principal: Principal) -> Portfolio | None:
         borrower_growth=(months[-1].borrowers / december.borrowers - 1)
         if december and december.borrowers
         else None,
+        borrowers_year_ago=year_ago.borrowers if year_ago else None,
+        rate_bp_by_year={int(year): float(rate) for year, rate in rates.items() if rate},
     )
 
 
@@ -148,8 +181,18 @@ def portfolio(request: Request, user: CurrentPageUser) -> HTMLResponse:
         charts["npl"] = line_svg(
             [(m.month, (m.npl_ratio or 0) * 100) for m in figures.months], width=480, title="npl"
         )
-    registry = ModelRegistry(services.sessions, services.settings.data_dir / "models")
+    settings = services.settings
+    inclusive = figures.inclusive_figures() if figures else None
+    bank = BankWideFigures(settings.bank_loan_growth_ytd, settings.bank_npl_ratio)
+    indicators = assess(inclusive, bank) if inclusive else []
+    registry = ModelRegistry(services.sessions, settings.data_dir / "models")
     champions = [v for v in registry.versions() if v.status == "champion"]
     return render(
-        request, "portfolio.html", user, figures=figures, charts=charts, champions=champions
+        request,
+        "portfolio.html",
+        user,
+        figures=figures,
+        charts=charts,
+        champions=champions,
+        indicators=indicators,
     )
