@@ -142,7 +142,9 @@ def test_a_risk_officer_resolves_a_referral_with_a_note_and_is_the_reviewer_on_r
     assert ids["other"][:8] not in client.get("/reviews").text
 
 
-def test_the_firm_profile_shows_its_warning_history_with_links(world, province) -> None:  # type: ignore[no-untyped-def]
+def test_the_firm_profile_shows_its_related_party_graph_and_warning_history(
+    world, province
+) -> None:  # type: ignore[no-untyped-def]
     from datetime import date
 
     from puhui.data.store.alarm_tables import AlarmWarning
@@ -181,6 +183,9 @@ def test_the_firm_profile_shows_its_warning_history_with_links(world, province) 
             session.delete(session.get(AlarmWarning, warning_id))
         engine.dispose()
     assert page.status_code == 200
+    graph = page.text.split('data-testid="related-graph"')[1].split("</figure>")[0]
+    assert 'class="node node-person"' in graph  # the legal representative, masked
+    assert "*" in graph
     history = page.text.split('data-testid="warning-history"')[1].split("</section>")[0]
     assert f'href="/alarm/warnings/{warning_id}"' in history
     assert "orange" in history and "8.3%" in history and "tax_revenue_drop_3m" in history

@@ -34,3 +34,23 @@ def test_an_empty_line_chart_says_so() -> None:
 
 def test_compact_numbers_use_wan_and_yi() -> None:
     assert compact(123_456_789) == "1.2亿" and compact(35_600) == "3.6万" and compact(820) == "820"
+
+
+def test_the_related_party_star_draws_one_node_and_edge_per_party_with_escaped_labels() -> None:
+    from puhui.web.charts import network_svg
+
+    svg = str(
+        network_svg(
+            "杭州某某科技<有限>公司",
+            [
+                ("胡**", "person", "法定代表人"),
+                ("某供应商", "supplier", "上游"),
+                ("X", "core", "核心"),
+            ],
+        )
+    )
+    assert svg.count('class="node node-') == 4  # three parties and the firm
+    assert svg.count('<line class="edge') == 3
+    assert "node-person" in svg and "node-supplier" in svg and "node-core" in svg
+    assert "&lt;有限&gt;" in svg and "<有限>" not in svg
+    assert str(network_svg("firm", [])) == ""

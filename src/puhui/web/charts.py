@@ -151,3 +151,53 @@ def compact(value: float) -> str:
     if size >= 100:
         return f"{value:.0f}"
     return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def network_svg(
+    centre_label: str,
+    nodes: Sequence[tuple[str, str, str]],
+    *,
+    size: int = 420,
+    title: str = "",
+) -> Markup:
+    """A firm and its related parties as a star (关联图谱): ``nodes`` are (label, kind, edge
+    label); kinds become CSS classes (person, shareholder, firm, core, customer, supplier)."""
+    if not nodes:
+        return Markup("")
+    margin = 90
+    width = size + 2 * margin
+    cx, cy = width / 2, size / 2
+    radius = size / 2 - 40
+    parts = [
+        f'<svg class="chart network" viewBox="0 0 {width} {size}" width="{width}" '
+        f'height="{size}" role="img" aria-label="{escape(title)}">'
+    ]
+    count = len(nodes)
+    for i, (label, kind, edge) in enumerate(nodes):
+        angle = -math.pi / 2 + 2 * math.pi * i / count
+        x, y = cx + radius * math.cos(angle), cy + radius * math.sin(angle)
+        parts.append(
+            f'<line class="edge edge-{escape(kind)}" x1="{_num(cx)}" y1="{_num(cy)}" '
+            f'x2="{_num(x)}" y2="{_num(y)}"/>'
+        )
+        mx, my = (cx + x) / 2, (cy + y) / 2
+        parts.append(
+            f'<text class="edge-label" x="{_num(mx)}" y="{_num(my)}">{escape(edge)}</text>'
+        )
+        anchor = "middle" if abs(x - cx) < 5 else ("start" if x > cx else "end")
+        lx = x + (8 if anchor == "start" else -8 if anchor == "end" else 0)
+        ly = y + (16 if y > cy and anchor == "middle" else -8 if anchor == "middle" else 4)
+        parts.append(
+            f'<circle class="node node-{escape(kind)}" cx="{_num(x)}" cy="{_num(y)}" r="7"/>'
+        )
+        parts.append(
+            f'<text class="label" x="{_num(lx)}" y="{_num(ly)}" text-anchor="{anchor}">'
+            f"{escape(label)}</text>"
+        )
+    parts.append(f'<circle class="node node-centre" cx="{_num(cx)}" cy="{_num(cy)}" r="11"/>')
+    parts.append(
+        f'<text class="label centre" x="{_num(cx)}" y="{_num(cy + 26)}" text-anchor="middle">'
+        f"{escape(centre_label)}</text>"
+    )
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -34,7 +34,7 @@ from puhui.features.profile_service import (
     UnknownEnterpriseError,
     check_uscc,
 )
-from puhui.web.charts import line_svg, radar_svg
+from puhui.web.charts import line_svg, network_svg, radar_svg
 from puhui.web.nav import NavItem, register_nav
 from puhui.web.pages import CurrentPageUser, PageUser, check_csrf, render, services_of
 
@@ -107,7 +107,36 @@ def _profile_context(request: Request, uscc: str, lang: str) -> dict[str, Any]:
         }
         for k in profile.key_features
     ]
-    return {"profile": profile, "radar": radar, "trends": trends, "uscc": uscc, "problem": ""}
+    return {
+        "profile": profile,
+        "radar": radar,
+        "trends": trends,
+        "network": _network(profile, zh),
+        "uscc": uscc,
+        "problem": "",
+    }
+
+
+def _network(profile: EnterpriseProfile, zh: bool) -> Any:
+    """The related parties as a star around the firm (names already masked for persons)."""
+    parties = profile.related_parties
+    nodes: list[tuple[str, str, str]] = []
+    if parties.legal_representative:
+        nodes.append((parties.legal_representative.name, "person", "法定代表人" if zh else "rep"))
+    for holder in parties.shareholders[:6]:
+        share = f"{holder.share_ratio:.0%}" if holder.share_ratio is not None else ""
+        nodes.append(
+            (holder.name or holder.holder_id, "shareholder", f"{'股东' if zh else ''}{share}")
+        )
+    for firm in parties.firms_sharing_legal_rep[:5]:
+        nodes.append((firm.name, "firm", "同一法人" if zh else "same rep"))
+    for core in parties.core_enterprises[:3]:
+        nodes.append((core.name, "core", "核心企业" if zh else "core firm"))
+    for customer in parties.top_customers[:3]:
+        nodes.append((customer.name or customer.uscc, "customer", "下游" if zh else "customer"))
+    for supplier in parties.top_suppliers[:3]:
+        nodes.append((supplier.name or supplier.uscc, "supplier", "上游" if zh else "supplier"))
+    return network_svg(profile.registration.name, nodes, title="related parties")
 
 
 @router.get("/firms/{uscc}")
