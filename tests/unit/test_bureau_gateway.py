@@ -233,7 +233,31 @@ def test_authorized_query_is_served_logged_and_audited(sessions, lake_dir, signe
     assert logged.staff_branch_id == "330100-01"
     with sessions() as session:
         actions = list(session.execute(select(AuditEvent.action).order_by(AuditEvent.id)).scalars())
-        assert actions == ["consent.grant", "bureau.query"]
+        # The intent is audited before the bureau is called, the outcome after.
+        assert actions == ["consent.grant", "bureau.query.started", "bureau.query"]
+        assert verify_audit_chain(session).ok
+
+
+def test_a_crash_during_the_bureau_call_still_leaves_the_query_on_the_audit_chain(
+    sessions, signer
+) -> None:  # type: ignore[no-untyped-def]
+    class CrashingBureau:
+        def enterprise_report(self, uscc: str, as_of: date):  # type: ignore[no-untyped-def]
+            raise RuntimeError("process killed while the bureau answered")
+
+    clock = Clock(T0)
+    service = _service(sessions, signer, clock)
+    grant = _grant(service)
+    gateway = BureauGateway(CrashingBureau(), sessions, service, clock=clock)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError):
+        gateway.enterprise_report(staff_id="CM0001", uscc=FIRM, purpose="贷前审查")
+    assert _queries(sessions) == []  # the outcome never got logged…
+    with sessions() as session:
+        started = session.execute(
+            select(AuditEvent).where(AuditEvent.action == "bureau.query.started")
+        ).scalar_one()  # …but the attempt is traced, with who, whom and under which consent
+        assert (started.actor, started.subject_id) == ("CM0001", FIRM)
+        assert started.detail["consent_id"] == grant.consent_id
         assert verify_audit_chain(session).ok
 
 

@@ -4,7 +4,9 @@ A query is served only when the staff member is known and active and a valid, in
 unexpired, unrevoked consent covers the subject; otherwise it is refused with
 ``ConsentRequiredError`` (or ``StaffNotAuthorizedError``). Served and refused queries alike are
 written to ``bureau_query`` (who, when, purpose, consent id, result size) and to the audit log,
-in the same transaction, before the answer or the error leaves the gateway.
+in the same transaction, before the answer or the error leaves the gateway. A query about to be
+served is first put on the audit chain (``bureau.query.started``) together with its consent
+check, before the bureau is called, so even a crash between the call and the log leaves a trace.
 """
 
 from __future__ import annotations
@@ -163,7 +165,17 @@ class BureauGateway:
                     ).consent_id
                 except ConsentRequiredError as error:
                     refusal = error
-            if refusal is not None:
+            if refusal is None:
+                # The intent is on the audit chain before the bureau is called, in the consent
+                # check's transaction: a crash after the call cannot leave a query untraced.
+                append_audit(
+                    session,
+                    actor_role=role,
+                    action="bureau.query.started",
+                    detail={"report": report_type.value, "consent_id": consent_id, "as_of": day},
+                    **audit,
+                )
+            else:
                 refused = BureauQuery(
                     **values, outcome=QueryOutcome.REFUSED.value, refusal_reason=str(refusal)[:300]
                 )
