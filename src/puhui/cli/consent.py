@@ -6,7 +6,6 @@ Personal data is masked in everything printed. The signing key file defaults to
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -18,7 +17,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
-from puhui.actions.consent.keyfile import DEFAULT_KEY_FILE, KeyFile
+from puhui.actions.consent import keyfile
+from puhui.actions.consent.keyfile import KeyFile
 from puhui.actions.consent.records import ConsentError, ConsentGrant, ConsentScope
 from puhui.actions.consent.service import ConsentService, GrantRequest
 from puhui.cli.context import console, current_settings
@@ -32,8 +32,6 @@ app = typer.Typer(no_args_is_help=True)
 keys_app = typer.Typer(no_args_is_help=True)
 app.add_typer(keys_app, name="keys", help="签名密钥 · consent signing keys.")
 
-KEY_FILE_VARIABLE = "PUHUI_CONSENT_KEY_FILE"
-
 
 class ConsentLogTamperedError(ConsentError):
     """``puhui consent verify`` found a tampered entry or a query beyond its consent."""
@@ -41,8 +39,7 @@ class ConsentLogTamperedError(ConsentError):
 
 def consent_key_file(settings: Settings) -> KeyFile:
     """The signing key file: ``PUHUI_CONSENT_KEY_FILE`` or ``<data_dir>/keys/...``."""
-    named = os.environ.get(KEY_FILE_VARIABLE)
-    return KeyFile(Path(named) if named else settings.data_dir / DEFAULT_KEY_FILE)
+    return keyfile.consent_key_file(settings.data_dir)
 
 
 @contextmanager

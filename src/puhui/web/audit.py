@@ -3,16 +3,13 @@ and the data-access/audit log. Opening them is itself written to the audit log."
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from puhui.actions.access import Role
 from puhui.actions.access.pii import record_view
-from puhui.actions.consent.keyfile import DEFAULT_KEY_FILE, KeyFile
+from puhui.actions.consent.keyfile import consent_key_file
 from puhui.actions.consent.service import ConsentService
 from puhui.data.store.audit import verify_audit_chain
 from puhui.data.store.consent_tables import BureauQuery
@@ -24,7 +21,6 @@ router = APIRouter(include_in_schema=False)
 AUDIT_ROLES = frozenset({Role.AUDITOR, Role.ADMIN})
 register_nav(NavItem("audit", "/audit", "审计", "Audit", AUDIT_ROLES, order=3, capability="audit"))
 SHOWN = 200
-KEY_FILE_VARIABLE = "PUHUI_CONSENT_KEY_FILE"
 
 
 @router.get("/audit")
@@ -47,8 +43,7 @@ def audit(request: Request, user: CurrentPageUser, action: str = "") -> HTMLResp
             session.scalars(select(BureauQuery).order_by(BureauQuery.id.desc()).limit(SHOWN))
         )
         actions = sorted(set(session.scalars(select(AuditEvent.action).distinct())))
-    named = os.environ.get(KEY_FILE_VARIABLE)
-    keys = KeyFile(Path(named) if named else services.settings.data_dir / DEFAULT_KEY_FILE)
+    keys = consent_key_file(services.settings.data_dir)
     consent = None
     if keys.exists():
         consent = ConsentService(services.sessions, keys.keyring(), clock=services.clock).verify()

@@ -25,6 +25,13 @@ from puhui.data.store.audit_chain import format_timestamp
 
 FILE_VERSION = 1
 DEFAULT_KEY_FILE = Path("keys") / "consent_ed25519.json"
+KEY_FILE_VARIABLE = "PUHUI_CONSENT_KEY_FILE"
+
+
+def consent_key_file(data_dir: Path) -> KeyFile:
+    """The signing key file: the one ``PUHUI_CONSENT_KEY_FILE`` names, else the data folder's."""
+    named = os.environ.get(KEY_FILE_VARIABLE)
+    return KeyFile(Path(named) if named else data_dir / DEFAULT_KEY_FILE)
 
 
 class KeyFileError(ConsentError):

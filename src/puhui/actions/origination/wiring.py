@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from puhui.actions.consent.keyfile import DEFAULT_KEY_FILE, KeyFile
+from puhui.actions.consent.keyfile import consent_key_file
 from puhui.actions.consent.service import ConsentService
 from puhui.actions.origination.decisioning import DEFAULT_MODEL_NAME, DecisionService
 from puhui.actions.origination.ports import (
@@ -29,9 +27,6 @@ from puhui.data.store.migrate import require_up_to_date
 from puhui.decisions.screening import Sentinel
 from puhui.settings import Settings
 
-# The same variable and default as ``puhui consent`` uses for the signing key file.
-KEY_FILE_VARIABLE = "PUHUI_CONSENT_KEY_FILE"
-
 
 @dataclass
 class Origination:
@@ -48,9 +43,7 @@ def consent_checker(settings: Settings, *, simulated: bool = False) -> ConsentCh
     """The ledger checker on the consent key file; ``simulated`` accepts any id (demo only)."""
     if simulated:
         return AcceptAnyConsent()
-    named = os.environ.get(KEY_FILE_VARIABLE)
-    keys = KeyFile(Path(named) if named else settings.data_dir / DEFAULT_KEY_FILE)
-    return LedgerConsentChecker(keys.keyring)
+    return LedgerConsentChecker(consent_key_file(settings.data_dir).keyring)
 
 
 class _GatewayOnFirstUse:
@@ -66,9 +59,8 @@ class _GatewayOnFirstUse:
         self, *, staff_id: str, uscc: str, purpose: str, as_of: date | None = None
     ) -> BureauAnswer[EnterpriseReport]:
         if self._gateway is None:
-            named = os.environ.get(KEY_FILE_VARIABLE)
-            keys = KeyFile(Path(named) if named else self._settings.data_dir / DEFAULT_KEY_FILE)
-            consents = ConsentService(self._sessions, keys.keyring())
+            keyring = consent_key_file(self._settings.data_dir).keyring()
+            consents = ConsentService(self._sessions, keyring)
             bureau = SimulatedBureau(self._settings.lake_dir)
             self._gateway = BureauGateway(bureau, self._sessions, consents)
         return self._gateway.enterprise_report(

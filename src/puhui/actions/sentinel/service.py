@@ -156,11 +156,11 @@ class SentinelService:
     def features(
         self, request: ScreeningRequest, *, record: bool = True
     ) -> tuple[dict[str, Any], list[BlacklistHit]]:
-        # Optional fields a richer request may carry (amount, product, applicant, staff, time);
-        # today's ScreeningRequest has none of them, so their strategies stay silent.
-        at = getattr(request, "applied_at", None) or self.clock()
-        amount = getattr(request, "requested_amount", None)
-        applicant = getattr(request, "applicant_id", None)
+        # Optional fields (amount, product, applicant, staff, time): origination passes amount,
+        # product and time; strategies reading a missing one stay silent.
+        at = request.applied_at or self.clock()
+        amount = request.requested_amount
+        applicant = request.applicant_id
         application = PastApplication(
             at=at.timestamp(),
             uscc=request.uscc,
@@ -169,8 +169,8 @@ class SentinelService:
             phone=request.phone_hash,
             person=applicant,
             channel=request.channel,
-            staff=getattr(request, "staff_id", None),
-            product=getattr(request, "requested_product", None),
+            staff=request.staff_id,
+            product=request.requested_product,
             amount=float(amount) if amount is not None else None,
         )
         row, hits = self.index.application_features(application, applicant)
