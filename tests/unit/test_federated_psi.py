@@ -9,18 +9,39 @@ import pytest
 
 from puhui.federated import psi_math
 
+GROUP_ORDER = 2**252 + 27742317777372353535851937790883648493
 
-def test_hash_to_group_matches_libsodiums_edwards_to_montgomery_map():
-    identifiers = [f"9133{index:014d}" for index in range(50)]
-    uniform = [
-        psi_math.hashlib.sha512(psi_math.HASH_DOMAIN + i.encode()).digest()[:32]
-        for i in identifiers
-    ]
-    expected = [
-        sodium.crypto_sign_ed25519_pk_to_curve25519(sodium.crypto_core_ed25519_from_uniform(u))
-        for u in uniform
-    ]
-    assert psi_math.hash_to_group(identifiers) == expected
+
+def _clamped(key: bytes) -> int:
+    value = bytearray(key)
+    value[0] &= 248
+    value[31] = (value[31] & 127) | 64
+    return int.from_bytes(value, "little")
+
+
+def test_blinded_hash_is_libsodiums_prime_order_hash_raised_to_the_same_key():
+    """H(x)^k from the x-only map equals libsodium's Ed25519 hash-to-group ([8]·Elligator 2)
+    raised to k/8, carried to Montgomery form: the same prime-order group, the same points."""
+    identifiers = [f"9133{index:014d}" for index in range(50)] + ["甲公司", ""]
+    key = psi_math.new_psi_key()
+    cofactor_free = (_clamped(key) // 8 % GROUP_ORDER).to_bytes(32, "little")
+    expected = []
+    for identifier in identifiers:
+        uniform = psi_math.hashlib.sha512(psi_math.HASH_DOMAIN + identifier.encode()).digest()
+        edwards = sodium.crypto_scalarmult_ed25519_noclamp(
+            cofactor_free, sodium.crypto_core_ed25519_from_uniform(uniform[:32])
+        )
+        expected.append(sodium.crypto_sign_ed25519_pk_to_curve25519(edwards))
+    assert psi_math.split(psi_math.hash_and_blind(key, identifiers), 32) == expected
+
+
+def test_every_hashed_identifier_lands_on_the_curve_not_its_twist():
+    """Euler's criterion, computed apart from gmpy2: u³ + Au² + u is a square for every point."""
+    prime, a = psi_math.FIELD_PRIME, psi_math.MONTGOMERY_A
+    for point in psi_math.hash_to_group([f"id-{index}" for index in range(64)]):
+        u = int.from_bytes(point, "little")
+        assert u < prime
+        assert pow((u**3 + a * u * u + u) % prime, (prime - 1) // 2, prime) == 1
 
 
 def test_blinding_by_two_keys_commutes():
@@ -68,3 +89,19 @@ def test_psi_on_a_process_pool_equals_the_plain_intersection():
 
 def test_disjoint_sets_have_an_empty_intersection():
     assert _psi(["a", "b"], ["c", "d"]) == set()
+
+
+def test_platform_refuses_a_psi_job_whose_bank_hashes_ids_differently(tmp_path):
+    """Two node versions hashing differently would find an empty intersection and say nothing."""
+    import numpy as np
+
+    from puhui.federated.audit import AuditLog
+    from puhui.federated.data import write_party
+    from puhui.federated.errors import JobError
+    from puhui.federated.platform import PlatformService
+
+    write_party(tmp_path, ["a", "b"], {"x": np.zeros(2)})
+    service = PlatformService(tmp_path, None, AuditLog(tmp_path / "audit.jsonl", "platform"))
+    with pytest.raises(JobError, match="puhui-psi-v1"):
+        service.psi_start("job1", "both", 5_000, "puhui-psi-v1")
+    assert service.psi_start("job2", "both", 5_000, psi_math.HASH_VERSION)["count"] == 2

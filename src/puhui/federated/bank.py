@@ -92,7 +92,8 @@ class BankCoordinator:
         ids = load_party(self.data_dir, with_labels=True).ids
         self.audit.append("psi.start", job_id, reveal=reveal, own_rows=len(ids))
         plan = self.client.post_json(
-            f"/psi/{job_id}/start", {"reveal": reveal, "batch_size": batch_size}
+            f"/psi/{job_id}/start",
+            {"reveal": reveal, "batch_size": batch_size, "hash": psi_math.HASH_VERSION},
         )
         key = psi_math.new_psi_key()
 

@@ -66,8 +66,15 @@ class PlatformService:
         return load_party(self.data_dir, with_labels=False)
 
     # ---- PSI ---------------------------------------------------------------------------
-    def psi_start(self, job_id: str, reveal: str, batch_size: int) -> dict[str, int]:
+    def psi_start(
+        self, job_id: str, reveal: str, batch_size: int, hash_version: str | None = None
+    ) -> dict[str, int]:
         check_job_id(job_id)
+        if hash_version != psi_math.HASH_VERSION:
+            raise JobError(
+                f"PSI job {job_id}: the bank hashes ids as {hash_version!r}, this node as "
+                f"{psi_math.HASH_VERSION!r}; upgrade the older node (nothing would match)"
+            )
         if reveal not in ("both", "bank"):
             raise JobError(f"PSI job {job_id}: reveal must be 'both' or 'bank', not {reveal!r}")
         if not 1_000 <= batch_size <= 1_000_000:

@@ -121,7 +121,9 @@ def create_app(config: NodeConfig) -> FastAPI:
         def _(job_id: str) -> Handler:
             def work(body: bytes) -> dict:
                 spec = json.loads(body)
-                return service.psi_start(job_id, spec["reveal"], int(spec["batch_size"]))
+                return service.psi_start(
+                    job_id, spec["reveal"], int(spec["batch_size"]), spec.get("hash")
+                )
 
             return work
 
