@@ -65,7 +65,7 @@ def test_adam_steps_on_a_centralised_taylor_problem_reach_a_good_model():
 
 def test_training_rows_are_the_same_for_both_parties_and_respect_the_fraction():
     parameters = TrainingParameters(train_fraction=0.7, split_seed=9)
-    rows = training_rows(1000, parameters)
+    rows = training_rows(1000, parameters)  # a count: the seeded random split
     assert len(rows) == 700 and np.array_equal(rows, training_rows(1000, parameters))
 
 

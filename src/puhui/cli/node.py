@@ -82,6 +82,41 @@ def split_demo_data(
     console.print(split_synthetic(bank_dir, platform_dir, firms=firms, seed=seed))
 
 
+@app.command("split-province")
+def split_province_command(
+    bank_dir: Annotated[Path, typer.Option("--bank-dir")],
+    platform_dir: Annotated[Path, typer.Option("--platform-dir")],
+    first: Annotated[str, typer.Option("--from", help="first training snapshot YYYY-MM")],
+    last: Annotated[str, typer.Option("--to", help="last training snapshot YYYY-MM")],
+    score_as_of: Annotated[
+        str, typer.Option("--score-as-of", help="YYYY-MM-DD: today's population to score")
+    ],
+    columns: Annotated[int, typer.Option("--columns", help="columns per side")] = 20,
+) -> None:
+    """省份数据 · deal this province's feature store into a bank folder and a platform folder."""
+    from datetime import date
+
+    from puhui.data.lake import Lake
+    from puhui.features.catalog import load_feature_catalog
+    from puhui.federated.province import split_province
+    from puhui.models.datasets import month_dates
+
+    settings = current_settings()
+    split = split_province(
+        Lake(settings.lake_dir).connect(),
+        settings.data_dir / "features",
+        load_feature_catalog(),
+        bank_dir,
+        platform_dir,
+        training_dates=month_dates(
+            date.fromisoformat(f"{first}-01"), date.fromisoformat(f"{last}-01")
+        ),
+        score_as_of=date.fromisoformat(score_as_of),
+        columns_per_side=columns,
+    )
+    console.print_json(json.dumps(asdict(split), default=str))
+
+
 @app.command("psi")
 def psi(
     data_dir: DataDir,
@@ -104,13 +139,28 @@ def train(
     psi_job: Annotated[str, typer.Option("--psi-job", help="a PSI job run with reveal=both")],
     iterations: Annotated[int, typer.Option("--iterations")] = 40,
     learning_rate: Annotated[float, typer.Option("--learning-rate")] = 0.1,
+    train_before: Annotated[
+        str | None,
+        typer.Option(
+            "--train-before", help="YYYY-MM-DD: split by the date in each id (<key>@<date>)"
+        ),
+    ] = None,
+    score_from: Annotated[
+        str | None,
+        typer.Option("--score-from", help="YYYY-MM-DD: rows from this date are scored only"),
+    ] = None,
     job_id: Annotated[str | None, typer.Option("--job-id")] = None,
 ) -> None:
     """联合训练 · vertically federated logistic regression on the intersection."""
     from puhui.federated.linear import TrainingParameters
     from puhui.federated.node_process import control
 
-    parameters = TrainingParameters(iterations=iterations, learning_rate=learning_rate)
+    parameters = TrainingParameters(
+        iterations=iterations,
+        learning_rate=learning_rate,
+        train_before=train_before,
+        score_from=score_from,
+    )
     payload = {"psi_job": psi_job, "parameters": asdict(parameters), "job_id": job_id}
     console.print_json(json.dumps(control(data_dir, node_url, "train", payload)))
 

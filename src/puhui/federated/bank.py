@@ -21,9 +21,20 @@ from puhui.federated.client import PeerClient
 from puhui.federated.data import load_party
 from puhui.federated.errors import JobError
 from puhui.federated.jobs import check_job_id, load_intersection, model_path, save_intersection
-from puhui.federated.linear import LinearPart, TrainingParameters, training_rows
+from puhui.federated.linear import (
+    HOLDOUT,
+    SCORE_ONLY,
+    TRAIN,
+    LinearPart,
+    TrainingParameters,
+    row_roles,
+    training_rows,
+)
 from puhui.federated.platform import MATCH_BYTES
 from puhui.federated.wire import pack_blobs, unpack_blobs
+
+ROLE_NAMES = ("train", "holdout", "score")
+"""How the scores file names each row's role (``linear.row_roles``)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,7 @@ class ScoreResult:
     auc_joint: float
     auc_bank_only: float
     scores_file: str
+    score_only_rows: int = 0
 
 
 def new_job_id(kind: str) -> str:
@@ -144,9 +156,13 @@ class BankCoordinator:
         started, bytes_before = time.perf_counter(), self.client.bytes_total
         table = load_party(self.data_dir, with_labels=True)
         intersection = load_intersection(self.data_dir, psi_job)
-        rows = table.rows_for(intersection)[training_rows(len(intersection), parameters)]
+        rows = table.rows_for(intersection)[training_rows(intersection, parameters)]
         labels = table.labels[rows]
-        if labels.min() == labels.max():
+        if np.isnan(labels).any():
+            raise JobError(
+                f"training job {job_id}: {int(np.isnan(labels).sum())} training rows have no label"
+            )
+        if len(labels) == 0 or labels.min() == labels.max():
             raise JobError(f"training job {job_id}: the training rows hold one class only")
         part = LinearPart.start(table.features[rows], parameters, with_intercept=True)
         features = part.standardizer.transform(table.features[rows])
@@ -225,20 +241,25 @@ class BankCoordinator:
         log_odds = part.partial_score(features) + platform_share
         probability = 1.0 / (1.0 + np.exp(-log_odds))
         labels = table.labels[rows]
-        train = np.zeros(len(ids), dtype=bool)
-        train[training_rows(len(ids), part.parameters)] = True
-        held_out = ~train if (~train).any() else train  # no hold-out: in-sample figures
+        roles = row_roles(ids, part.parameters)
+        train = roles == TRAIN
+        labelled_holdout = (roles == HOLDOUT) & ~np.isnan(labels)
+        held_out = labelled_holdout if labelled_holdout.any() else train  # else in-sample
         bank_only = LogisticRegression(max_iter=2000).fit(features[train], labels[train])
         result_path = Path(self.data_dir) / "scores" / f"joint-{model_job}.parquet"
         result_path.parent.mkdir(parents=True, exist_ok=True)
-        pl.DataFrame({"id": ids, "pd": probability, "holdout": ~train}).write_parquet(result_path)
+        role_names = np.asarray(ROLE_NAMES)[roles]
+        pl.DataFrame(
+            {"id": ids, "pd": probability, "holdout": roles != TRAIN, "role": role_names}
+        ).write_parquet(result_path)
         result = ScoreResult(
             model_job,
             len(ids),
-            int((~train).sum()),
+            int(held_out.sum()) if labelled_holdout.any() else 0,
             auc(labels[held_out], log_odds[held_out]),
             auc(labels[held_out], bank_only.decision_function(features[held_out])),
             str(result_path),
+            int((roles == SCORE_ONLY).sum()),
         )
         self.audit.append("score.finish", model_job, **asdict(result))
         return result

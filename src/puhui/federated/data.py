@@ -65,7 +65,9 @@ def write_party(
     """Write a party table into its folder (used by the demo, tests and benchmarks)."""
     columns: dict[str, object] = {ID_COLUMN: ids, **features}
     if labels is not None:
-        columns[LABEL_COLUMN] = np.asarray(labels, dtype=np.int8)
+        values = np.asarray(labels, dtype=np.float64)
+        # NaN marks a row to score only (today's firms have no outcome yet)
+        columns[LABEL_COLUMN] = values if np.isnan(values).any() else values.astype(np.int8)
     path = Path(data_dir) / PARTY_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     pl.DataFrame(columns).write_parquet(path)

@@ -13,6 +13,7 @@ party updates its own weights with Adam and an L2 penalty; the intercept lives w
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,11 @@ class TrainingParameters:
     l2: float = 1e-3
     train_fraction: float = 0.7
     split_seed: int = 7
+    train_before: str | None = None
+    """ISO date. When set, the split is by time: ids read ``<key>@<YYYY-MM-DD>`` and rows dated
+    before it train, later ones are held out (``train_fraction`` and the seed are then unused)."""
+    score_from: str | None = None
+    """ISO date, with ``train_before``: rows dated on or after it are scored only (no label)."""
 
 
 @dataclass
@@ -57,10 +63,44 @@ class Standardizer:
         return (np.clip(filled, self.low, self.high) - self.mean) / self.scale
 
 
-def training_rows(n_rows: int, parameters: TrainingParameters) -> np.ndarray:
-    """The rows (of the sorted intersection) both parties train on; the rest are held out."""
-    order = np.random.default_rng(parameters.split_seed).permutation(n_rows)
-    return np.sort(order[: round(n_rows * parameters.train_fraction)])
+TRAIN, HOLDOUT, SCORE_ONLY = 0, 1, 2
+DATE_SEPARATOR = "@"
+
+
+def row_roles(ids: Sequence[str] | int, parameters: TrainingParameters) -> np.ndarray:
+    """Each row of the sorted intersection: TRAIN, HOLDOUT or SCORE_ONLY (both parties agree).
+
+    By default a seeded random ``train_fraction`` trains. With ``train_before`` the split is by
+    the date each id carries, so the model is tested on months after those it learned from, and
+    rows dated from ``score_from`` on (today's population, unlabelled) are only scored.
+    """
+    if parameters.train_before is None:
+        count = ids if isinstance(ids, int) else len(ids)
+        order = np.random.default_rng(parameters.split_seed).permutation(count)
+        roles = np.full(count, HOLDOUT, dtype=np.int8)
+        roles[order[: round(count * parameters.train_fraction)]] = TRAIN
+        return roles
+    if isinstance(ids, int):
+        raise FederatedError("a split by time needs the ids, which carry the dates")
+    dates = []
+    for identifier in ids:
+        _, separator, day = identifier.rpartition(DATE_SEPARATOR)
+        if not separator or len(day) != 10:
+            raise FederatedError(
+                f"id {identifier!r} carries no date (<key>{DATE_SEPARATOR}YYYY-MM-DD) "
+                "but the job splits by time"
+            )
+        dates.append(day)
+    day_of_row = np.asarray(dates)
+    roles = np.where(day_of_row < parameters.train_before, TRAIN, HOLDOUT).astype(np.int8)
+    if parameters.score_from is not None:
+        roles[day_of_row >= parameters.score_from] = SCORE_ONLY
+    return roles
+
+
+def training_rows(ids: Sequence[str] | int, parameters: TrainingParameters) -> np.ndarray:
+    """The rows (of the sorted intersection) both parties train on."""
+    return np.flatnonzero(row_roles(ids, parameters) == TRAIN)
 
 
 @dataclass

@@ -147,7 +147,7 @@ class PlatformService:
         check_job_id(job_id)
         table = self._table()
         intersection = load_intersection(self.data_dir, psi_job)
-        rows = table.rows_for(intersection)[training_rows(len(intersection), parameters)]
+        rows = table.rows_for(intersection)[training_rows(intersection, parameters)]
         raw = table.features[rows]
         part = LinearPart.start(raw, parameters, with_intercept=False)
         job = _LrJob(parameters, part.standardizer.transform(raw), part, table.feature_names)
