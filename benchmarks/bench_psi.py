@@ -8,12 +8,18 @@ matching, telling the platform the intersection) and the bytes on the wire. open
 same identifiers when it is installed.
 
     .venv/bin/python benchmarks/bench_psi.py                   # 100k × 100k, 3 runs
-    .venv/bin/python benchmarks/bench_psi.py --n 1000000 --runs 1 --no-openmined
+    .venv/bin/python benchmarks/bench_psi.py --n 1000000 --runs 3 --no-openmined
+    .venv/bin/python benchmarks/bench_psi.py --n 1000000 --only-openmined
+
+openmined-psi pins protobuf 6.30.2, which the lock cannot take beside OR-Tools (≥ 6.33.1); it
+runs with the locked protobuf, so install it for this benchmark only:
+``.venv/bin/pip install --no-deps openmined-psi==2.0.6``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import tempfile
@@ -50,16 +56,21 @@ def _ours(bank_ids, platform_ids, runs: int, batch_size: int) -> list[dict]:
 def _openmined(bank_ids, platform_ids) -> dict:
     import private_set_intersection.python as psi
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     client = psi.client.CreateWithNewKey(True)
     server = psi.server.CreateWithNewKey(True)
     setup = server.CreateSetupMessage(1e-9, len(bank_ids), platform_ids, psi.DataStructure.RAW)
     request = client.CreateRequest(bank_ids)
     response = server.ProcessRequest(request)
     intersection = client.GetIntersection(setup, response)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     wire = sum(len(m.SerializeToString()) for m in (setup, request, response))
-    return {"seconds": seconds, "intersection": len(intersection), "bytes_on_wire": wire}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "intersection": len(intersection),
+        "bytes_on_wire": wire,
+    }
 
 
 def main() -> None:
@@ -68,19 +79,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=50_000)
     parser.add_argument("--no-openmined", action="store_true")
+    parser.add_argument("--only-openmined", action="store_true", help="skip puhui's PSI")
     arguments = parser.parse_args()
     bank_ids, platform_ids = _identifiers(arguments.n)
     print(
         f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}"
     )
-    ours = _ours(bank_ids, platform_ids, arguments.runs, arguments.batch_size)
-    seconds = statistics.median(r["seconds"] for r in ours)
-    print(
-        f"puhui ECDH-PSI (X25519, 2 nodes × 2 workers): {arguments.n:,} × {arguments.n:,}: "
-        f"median {seconds:.1f} s over {len(ours)} runs ({[round(r['seconds'], 1) for r in ours]}), "
-        f"{2 * arguments.n / seconds:,.0f} items/s, intersection {ours[0]['intersection']:,}, "
-        f"{ours[0]['bytes_on_wire'] / 1e6:.1f} MB on the wire"
-    )
+    print(f"load average at start: {os.getloadavg()[0]:.1f}")
+    if not arguments.only_openmined:
+        ours = _ours(bank_ids, platform_ids, arguments.runs, arguments.batch_size)
+        seconds = statistics.median(r["seconds"] for r in ours)
+        runs = [round(r["seconds"], 1) for r in ours]
+        print(
+            f"puhui ECDH-PSI (X25519, 2 nodes × 2 workers): {arguments.n:,} × {arguments.n:,}: "
+            f"median {seconds:.1f} s over {len(ours)} runs ({runs}), "
+            f"{2 * arguments.n / seconds:,.0f} items/s, intersection {ours[0]['intersection']:,}, "
+            f"{ours[0]['bytes_on_wire'] / 1e6:.1f} MB on the wire; "
+            f"load average after: {os.getloadavg()[0]:.1f}"
+        )
     if not arguments.no_openmined:
         try:
             theirs = _openmined(bank_ids, platform_ids)
@@ -88,7 +104,8 @@ def main() -> None:
             print("openmined-psi is not installed: skipped")
         else:
             print(
-                f"openmined-psi (P-256, 1 thread, in-process): {theirs['seconds']:.1f} s, "
+                f"openmined-psi (P-256, 1 thread, in-process): {theirs['seconds']:.1f} s wall, "
+                f"{theirs['cpu_seconds']:.1f} s CPU (its wall time on an idle core), "
                 f"{2 * arguments.n / theirs['seconds']:,.0f} items/s, intersection "
                 f"{theirs['intersection']:,}, {theirs['bytes_on_wire'] / 1e6:.1f} MB of messages"
             )

@@ -115,3 +115,62 @@ def test_training_reports_its_cost(joint_run):
     train = joint_run["train"]
     assert train["iterations"] == 40 and train["bank_features"] == train["platform_features"] == 20
     assert train["bytes_per_iteration"] > 0 and train["seconds_per_iteration"] > 0
+
+
+def _date_the_rows(folder, with_labels: bool) -> None:
+    """Give each firm of a synthetic table a month: the same firm, the same month on both sides;
+    the bank's rows of the newest month lose their label (today's firms, to be scored)."""
+    frame = pl.read_parquet(folder / "party.parquet")
+    months = ["2024-07-01", "2024-10-01", "2025-01-01", "2025-04-01", "2026-07-01"]
+    month = pl.col("id").hash(seed=3) % len(months)
+    frame = frame.with_columns(
+        pl.concat_str([pl.col("id"), pl.lit("@"), month.replace_strict(range(5), months)])
+    )
+    if with_labels:
+        today = pl.col("id").str.ends_with("2026-07-01")
+        frame = frame.with_columns(
+            pl.when(today).then(None).otherwise(pl.col("label")).cast(pl.Float64)
+        )
+    frame.write_parquet(folder / "party.parquet")
+
+
+@pytest.fixture(scope="module")
+def time_split_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("federated-time")
+    bank_dir, platform_dir = root / "bank", root / "platform"
+    split_synthetic(bank_dir, platform_dir, firms=3000, seed=12)
+    _date_the_rows(bank_dir, with_labels=True)
+    _date_the_rows(platform_dir, with_labels=False)
+    parameters = TrainingParameters(
+        iterations=10, train_before="2025-01-01", score_from="2026-07-01"
+    )
+    with running_pair(bank_dir, platform_dir) as bank_url:
+        psi = control(bank_dir, bank_url, "psi", {"reveal": "both", "batch_size": 1000})
+        train = control(
+            bank_dir,
+            bank_url,
+            "train",
+            {"psi_job": psi["job_id"], "parameters": parameters.__dict__},
+        )
+        score = control(
+            bank_dir, bank_url, "score", {"model_job": train["job_id"], "psi_job": psi["job_id"]}
+        )
+    return {"bank_dir": bank_dir, "psi": psi, "train": train, "score": score}
+
+
+def test_time_split_trains_on_earlier_months_tests_on_later_and_scores_today_unlabelled(
+    time_split_run,
+):
+    ids = load_intersection(time_split_run["bank_dir"], time_split_run["psi"]["job_id"])
+    dates = [identifier.split("@")[1] for identifier in ids]
+    earlier = sum(day < "2025-01-01" for day in dates)
+    today = sum(day == "2026-07-01" for day in dates)
+    assert time_split_run["train"]["rows"] == earlier  # both nodes agreed on the same rows
+    scores = pl.read_parquet(time_split_run["score"]["scores_file"])
+    roles = dict(zip(scores["id"], scores["role"], strict=True))
+    assert all(roles[i] == "train" for i, day in zip(ids, dates, strict=True) if day < "2025-01")
+    assert all(roles[i] == "score" for i, day in zip(ids, dates, strict=True) if day > "2026")
+    assert time_split_run["score"]["score_only_rows"] == today > 0
+    assert time_split_run["score"]["holdout_rows"] == len(ids) - earlier - today
+    assert scores.filter(pl.col("role") == "score")["pd"].is_between(0, 1).all()
+    assert 0.5 < time_split_run["score"]["auc_joint"] <= 1.0

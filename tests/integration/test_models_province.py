@@ -227,3 +227,36 @@ def test_cli_trains_from_the_feature_store_and_the_demo_hook_runs(province):
     registry.models_dir = province.root / "models"
     assert registry.champion("application_pd").version == demo.champion_version
     assert set(demo.out_of_time) == {"scorecard", "lightgbm"}
+
+
+def test_province_split_gives_each_party_its_own_sources_and_the_bank_alone_the_labels(
+    province, tmp_path
+):
+    """联合建模 on the province: firm-month ids both sides can form, labels only at the bank,
+    today's firms unlabelled, and no column on both sides."""
+    from puhui.federated.data import load_party
+    from puhui.federated.province import split_province
+
+    training, today = SNAPSHOTS[:6], SNAPSHOTS[-1]
+    split = split_province(
+        province.connect(),
+        province.features,
+        load_feature_catalog(),
+        tmp_path / "bank",
+        tmp_path / "platform",
+        training_dates=training,
+        score_as_of=today,
+    )
+    bank = load_party(tmp_path / "bank", with_labels=True)
+    platform = pl.read_parquet(tmp_path / "platform" / "party.parquet")
+    assert "label" not in platform.columns
+    assert not set(split.bank_columns) & set(split.platform_columns)
+    dated = [identifier.split("@") for identifier in bank.ids]
+    labelled = [i for i, (_, day) in enumerate(dated) if day < today.isoformat()]
+    todays = [i for i, (_, day) in enumerate(dated) if day == today.isoformat()]
+    assert len(labelled) == split.bank_labelled_rows > 0 and todays
+    assert not pl.Series(bank.labels[labelled]).is_nan().any()
+    assert pl.Series(bank.labels[todays]).is_nan().all()
+    firms = province.connect().sql("select count(distinct uscc) from reg_enterprise").fetchone()[0]
+    assert platform.height == split.platform_rows <= firms * (len(training) + 1)
+    assert set(bank.ids) - set(platform["id"]) == set()  # the platform knows every firm-month

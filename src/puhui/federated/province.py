@@ -113,7 +113,9 @@ def split_province(
             labelled.select(
                 row_ids(labelled), *bank_columns, pl.col(TARGET_COLUMN).cast(pl.Float64)
             ),
-            current.select(row_ids(current), *bank_columns, pl.lit(None, pl.Float64)),
+            current.select(
+                row_ids(current), *bank_columns, pl.lit(None, pl.Float64).alias(TARGET_COLUMN)
+            ),
         ],
         how="vertical_relaxed",
     ).rename({TARGET_COLUMN: "label"})
