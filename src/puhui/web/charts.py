@@ -9,8 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
+
+if TYPE_CHECKING:
+    from puhui.web.related_graph import RelatedGraph
 
 
 def _num(value: float) -> str:
@@ -199,5 +203,68 @@ def network_svg(
         f'<text class="label centre" x="{_num(cx)}" y="{_num(cy + 26)}" text-anchor="middle">'
         f"{escape(centre_label)}</text>"
     )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def two_hop_svg(
+    graph: RelatedGraph, *, width: int = 760, height: int = 560, title: str = ""
+) -> Markup:
+    """The two-hop related-party graph (二度关联图谱): the firm in the centre, its parties on an
+    inner ring, the firms they lead to on an outer ring within their party's sector.
+
+    Node kinds become CSS classes; hop-two edges are dashed."""
+    nodes = list(graph.nodes)
+    parties = [n for n in nodes if n.hop == 1]
+    if not parties:
+        return Markup("")
+    cx, cy = width / 2, height / 2
+    inner, outer = min(width, height) * 0.2, min(width, height) * 0.4
+    where: dict[str, tuple[float, float]] = {nodes[0].key: (cx, cy)}
+    sector = 2 * math.pi / len(parties)
+    for i, party in enumerate(parties):
+        angle = -math.pi / 2 + sector * i
+        where[party.key] = (cx + inner * math.cos(angle), cy + inner * math.sin(angle))
+        children = [n for n in nodes if n.hop == 2 and n.parent == party.key]
+        for j, child in enumerate(children):
+            offset = (j + 0.5) / len(children) - 0.5 if len(children) > 1 else 0.0
+            a = angle + offset * sector * 0.85
+            where[child.key] = (cx + outer * math.cos(a), cy + outer * math.sin(a))
+    parts = [
+        f'<svg class="chart network network2" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{escape(title)}">'
+    ]
+    by_key = {n.key: n for n in nodes}
+    for a, b in graph.edges:
+        if a not in where or b not in where:
+            continue
+        (x1, y1), (x2, y2) = where[a], where[b]
+        hop = by_key[b].hop
+        parts.append(
+            f'<line class="edge edge-hop{hop}" x1="{_num(x1)}" y1="{_num(y1)}" '
+            f'x2="{_num(x2)}" y2="{_num(y2)}"/>'
+        )
+        if hop == 1 and by_key[b].relation:
+            parts.append(
+                # 60% along the edge: clear of the firm's own label under the centre
+                f'<text class="edge-label halo" x="{_num(x1 + 0.6 * (x2 - x1))}" '
+                f'y="{_num(y1 + 0.6 * (y2 - y1))}">'
+                f"{escape(by_key[b].relation)}</text>"
+            )
+    for node in nodes:
+        x, y = where.get(node.key, (cx, cy))
+        radius = 11 if node.hop == 0 else 7 if node.hop == 1 else 5
+        anchor = "middle" if abs(x - cx) < 5 else ("start" if x > cx else "end")
+        lx = x + (9 if anchor == "start" else -9 if anchor == "end" else 0)
+        ly = y + (20 if node.hop == 0 else 16 if y > cy and anchor == "middle" else 4)
+        if anchor == "middle" and y < cy and node.hop:
+            ly = y - 10
+        kind = escape(node.kind)
+        parts.append(
+            f'<g class="party party-{kind}"><circle class="node node-{kind}" '
+            f'cx="{_num(x)}" cy="{_num(y)}" r="{radius}"/>'
+            f'<text class="label halo" x="{_num(lx)}" y="{_num(ly)}" text-anchor="{anchor}">'
+            f"{escape(node.label)}</text></g>"
+        )
     parts.append("</svg>")
     return Markup("".join(parts))

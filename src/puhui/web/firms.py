@@ -34,9 +34,10 @@ from puhui.features.profile_service import (
     UnknownEnterpriseError,
     check_uscc,
 )
-from puhui.web.charts import line_svg, network_svg, radar_svg
+from puhui.web.charts import line_svg, network_svg, radar_svg, two_hop_svg
 from puhui.web.nav import NavItem, register_nav
 from puhui.web.pages import CurrentPageUser, PageUser, check_csrf, render, services_of
+from puhui.web.related_graph import RelatedGraph, read_links, two_hop_graph
 
 router = APIRouter(include_in_schema=False)
 WARNING_HISTORY = 20
@@ -112,6 +113,8 @@ def _profile_context(request: Request, uscc: str, lang: str) -> dict[str, Any]:
         "radar": radar,
         "trends": trends,
         "network": _network(profile, zh),
+        "two_hop": (two_hop := _two_hop(request, profile, zh)),
+        "two_hop_svg": two_hop_svg(two_hop, title="two-hop related parties"),
         "uscc": uscc,
         "problem": "",
     }
@@ -137,6 +140,21 @@ def _network(profile: EnterpriseProfile, zh: bool) -> Any:
     for supplier in parties.top_suppliers[:3]:
         nodes.append((supplier.name or supplier.uscc, "supplier", "上游" if zh else "supplier"))
     return network_svg(profile.registration.name, nodes, title="related parties")
+
+
+def _two_hop(request: Request, profile: EnterpriseProfile, zh: bool) -> RelatedGraph:
+    """Firm → legal representative, shareholders, shared phone and address → other firms."""
+    links, firm_names, person_names = read_links(
+        services_of(request).lake, profile.uscc, profile.as_of
+    )
+    return two_hop_graph(
+        profile.uscc,
+        profile.registration.name,
+        links,
+        firm_names=firm_names,
+        person_names=person_names,
+        zh=zh,
+    )
 
 
 @router.get("/firms/{uscc}")

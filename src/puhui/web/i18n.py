@@ -146,6 +146,24 @@ STRINGS: dict[str, tuple[str, str]] = {
     "level": ("级别", "Level"),
     "opened": ("首次预警", "Opened"),
     "updated": ("最近更新", "Updated"),
+    "model_monitoring": ("模型监控", "Model monitoring"),
+    "monitoring_note": (
+        "当前在贷客户按最新特征快照评分，与模型训练（开发样本）基线比较；PSI > 0.25 标红",
+        "Today's book scored on the latest feature snapshot against the model's development "
+        "baseline; PSI above 0.25 is flagged",
+    ),
+    "score_psi": ("评分 PSI", "Score PSI"),
+    "top_drift": ("漂移最大的特征", "Most drifted features"),
+    "book_size": ("在贷户数 / 训练基线", "Book / baseline"),
+    "drifted": ("漂移", "drifted"),
+    "verdict": ("结论", "Verdict"),
+    "stable": ("稳定", "stable"),
+    "related_2hop": ("二度关联图谱", "Two-hop related-party graph"),
+    "related_2hop_note": (
+        "企业 → 法定代表人/股东/共用电话/共用地址 → 其他企业；个人信息已脱敏",
+        "Firm → legal representative / shareholders / shared phones / addresses → other firms; "
+        "personal data masked",
+    ),
 }
 
 

@@ -1,8 +1,8 @@
 """组合看板 · The risk officer's portfolio: balance, borrowers, first-loan borrowers, NPL ratio,
 by month and by branch, from the lake's loan book (``bank_loan``, ``bank_loan_monthly``).
 
-Branch managers see their branches only (by the loan's booking branch). Warnings by level and
-model monitoring join this page when the alarm capability lands (see ``nav.py``).
+Branch managers see their branches only (by the loan's booking branch). Risk officers also see
+model monitoring (``puhui.web.monitoring``): each model's score and feature drift on today's book.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from puhui.actions.servicing.regulatory import BankWideFigures, InclusiveFigures
 from puhui.data.lake import Lake
 from puhui.models.registry import ModelRegistry
 from puhui.web.charts import line_svg
+from puhui.web.monitoring import monitor_models
 from puhui.web.nav import NavItem, register_nav
 from puhui.web.pages import CurrentPageUser, render, services_of
 
@@ -28,6 +29,7 @@ register_nav(
     NavItem("portfolio", "/portfolio", "组合看板", "Portfolio", PORTFOLIO_ROLES, order=5,
             capability="portfolio")
 )  # fmt: skip
+MONITORING_ROLES = frozenset({Role.RISK_OFFICER, Role.ADMIN})  # bank-wide models, bank-wide view
 NPL_CLASSES = ("substandard", "doubtful", "loss")
 TREND_MONTHS = 24
 
@@ -187,6 +189,11 @@ def portfolio(request: Request, user: CurrentPageUser) -> HTMLResponse:
     indicators = assess(inclusive, bank) if inclusive else []
     registry = ModelRegistry(services.sessions, settings.data_dir / "models")
     champions = [v for v in registry.versions() if v.status == "champion"]
+    monitoring = (
+        monitor_models(registry, settings.data_dir / "features", services.lake)
+        if user.principal.role in MONITORING_ROLES
+        else []
+    )
     return render(
         request,
         "portfolio.html",
@@ -195,4 +202,5 @@ def portfolio(request: Request, user: CurrentPageUser) -> HTMLResponse:
         charts=charts,
         champions=champions,
         indicators=indicators,
+        monitoring=monitoring,
     )
