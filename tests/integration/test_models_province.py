@@ -257,6 +257,8 @@ def test_province_split_gives_each_party_its_own_sources_and_the_bank_alone_the_
     assert len(labelled) == split.bank_labelled_rows > 0 and todays
     assert not pl.Series(bank.labels[labelled]).is_nan().any()
     assert pl.Series(bank.labels[todays]).is_nan().all()
-    firms = province.connect().sql("select count(distinct uscc) from reg_enterprise").fetchone()[0]
+    firms = (
+        province.connect().sql("select count(distinct uscc) from reg_enterprise").fetchall()[0][0]
+    )
     assert platform.height == split.platform_rows <= firms * (len(training) + 1)
     assert set(bank.ids) - set(platform["id"]) == set()  # the platform knows every firm-month
