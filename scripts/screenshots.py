@@ -1,6 +1,6 @@
 """README screenshots of the workbench's main pages (工作台截图), saved to docs/screenshots/.
 
-Builds the same demo world as the browser tests (``tests/e2e/test_workbench_browser_flows.py``:
+Builds the same demo world as the browser tests (``tests/support/workbench_flows.py``:
 a 500-firm province, an alarm scan, fixture models, a marketing run, referred applications, a
 consent and a bureau query), serves it on a free local port and photographs each page in
 Debian's headless chromium through Playwright. Chinese needs ``fonts-noto-cjk``.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
+sys.path[:0] = [str(ROOT / "tests")]  # for ``support.workbench_flows``
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -87,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     if not CHROMIUM.exists():
         sys.exit(f"{CHROMIUM} is missing: install Debian's chromium (scripts/setup-system.sh)")
     _check_fonts()
-    import test_workbench_browser_flows as flows
     from playwright.sync_api import sync_playwright
+
+    from support import workbench_flows as flows
 
     folder = Path(tempfile.mkdtemp(prefix="puhui-screenshots-"))
     try:

@@ -163,3 +163,13 @@ def test_a_model_whose_features_the_snapshot_lacks_says_so(world, tmp_path) -> N
     engine.dispose()
     odd = next(r for r in rows if r.name == "odd_pd")
     assert odd.drift is None and "not_in_snapshot" in odd.problem and not odd.flagged
+
+
+def test_the_report_of_a_development_only_model_opens_and_says_why_psi_is_missing(world) -> None:  # type: ignore[no-untyped-def]
+    app, province, _, _ = world
+    client = signed_in(app, province, "demo_model_developer")
+    link = re.search(r'href="(/models/stable_pd/\d+/report)"', client.get("/models").text)
+    assert link, "the registry page lists no report for stable_pd"
+    report = client.get(link.group(1))
+    assert report.status_code == 200
+    assert "No out-of-time rows: stability not measured" in report.text
