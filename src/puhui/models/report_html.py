@@ -62,16 +62,22 @@ td.l{text-align:left}img{max-width:100%}h2{border-bottom:2px solid #446;margin-t
 {% for r in splits[focus].calibration %}<tr><td>{{ r.band }}</td><td>{{ r.count }}</td>
 <td>{{ "%.4f"|format(r.mean_predicted) }}</td><td>{{ "%.4f"|format(r.observed_rate) }}</td>
 </tr>{% endfor %}</table>
-<h2>稳定性 · Stability (PSI, {{ stability.recent_split or "no recent split" }}
-vs development)</h2>
-{% if stability.score_psi is not none %}
+{% if stability.get("score_psi") is not none %}
+<h2>稳定性 · Stability (PSI, {{ stability.recent_split }} vs development)</h2>
 <p>分数PSI score PSI:
 <b class="{{ 'flag' if stability.score_psi > 0.25 else '' }}">{{ fmt(stability.score_psi) }}</b>
 (&lt;0.1 稳定 stable, 0.1–0.25 关注 watch, &gt;0.25 显著偏移 shifted)</p>
 <table><tr><th>特征 feature</th><th>PSI</th></tr>
 {% for f, v in stability.feature_psi.items()|sort(attribute=1, reverse=True) %}
 <tr><td class="l">{{ f }}</td><td class="{{ 'flag' if v > 0.25 else '' }}">{{ fmt(v) }}</td></tr>
-{% endfor %}</table>{% endif %}
+{% endfor %}</table>
+{% else %}
+<h2>稳定性 · Stability</h2>
+<p class="flag" id="no-stability">无验证/跨时间样本，未测算稳定性 ·
+No out-of-time rows: stability not measured. 评估数据只有开发样本，上文区分度与校准均为样本内结果 ·
+The evaluation holds development rows only, so the discrimination and calibration above are
+in-sample.</p>
+{% endif %}
 <h2>信息值 · Information value</h2>
 <table><tr><th>特征 feature</th><th>IV</th></tr>{% for f, v in iv.items() %}
 <tr><td class="l">{{ f }}</td><td>{{ fmt(v) }}</td></tr>{% endfor %}</table>

@@ -158,6 +158,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "drifted": ("漂移", "drifted"),
     "verdict": ("结论", "Verdict"),
     "stable": ("稳定", "stable"),
+    "warnings_by_level": ("贷后预警 · 按级别与机构", "Open warnings by level and branch"),
+    "no_open_warnings": ("当前无未结预警", "No open warnings"),
+    "warnings_open_alarm": ("查看预警清单 →", "Open the warning list →"),
+    "total": ("合计", "Total"),
     "related_2hop": ("二度关联图谱", "Two-hop related-party graph"),
     "related_2hop_note": (
         "企业 → 法定代表人/股东/共用电话/共用地址 → 其他企业；个人信息已脱敏",

@@ -3,6 +3,8 @@ by month and by branch, from the lake's loan book (``bank_loan``, ``bank_loan_mo
 
 Branch managers see their branches only (by the loan's booking branch). Risk officers also see
 model monitoring (``puhui.web.monitoring``): each model's score and feature drift on today's book.
+Open post-loan warnings by level and branch come from the alarm's read model
+(``puhui.actions.alarm.queries.warnings_by_branch``), scoped the same way.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from datetime import date
 import duckdb
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session, sessionmaker
 
 from puhui.actions.access import Principal, Role
+from puhui.actions.alarm.queries import warnings_by_branch
 from puhui.actions.servicing.regulatory import BankWideFigures, InclusiveFigures, assess
 from puhui.data.lake import Lake
 from puhui.models.registry import ModelRegistry
+from puhui.web.alarm import LEVEL_COLOURS, LEVEL_NAMES, level_dot
 from puhui.web.charts import line_svg
 from puhui.web.monitoring import monitor_models
 from puhui.web.nav import NavItem, register_nav
@@ -87,6 +92,44 @@ class Portfolio:
     @property
     def latest(self) -> MonthFigures | None:
         return self.months[-1] if self.months else None
+
+
+@dataclass(frozen=True)
+class BranchWarnings:
+    branch_id: str
+    counts: dict[str, int]  # level -> open warnings, every level present
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class WarningLevels:
+    """Open post-loan warnings (贷后预警) per branch and level (levels listed most severe first)."""
+
+    branches: list[BranchWarnings]
+    levels: tuple[str, ...] = tuple(LEVEL_COLOURS)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {level: sum(b.counts[level] for b in self.branches) for level in self.levels}
+
+    @property
+    def total(self) -> int:
+        return sum(b.total for b in self.branches)
+
+
+def read_warning_levels(sessions: sessionmaker[Session], principal: Principal) -> WarningLevels:
+    """The open warnings the principal may see (a branch manager: their branches only)."""
+    branches = None if principal.scope.all_branches else sorted(principal.scope.branch_ids)
+    with sessions() as session:
+        rows = warnings_by_branch(session, branches)
+    levels = tuple(LEVEL_COLOURS)
+    return WarningLevels(
+        [BranchWarnings(r["branch_id"], {lvl: int(r.get(lvl, 0)) for lvl in levels}) for r in rows],
+        levels,
+    )
 
 
 def read_portfolio(lake: Lake, principal: Principal) -> Portfolio | None:
@@ -175,6 +218,7 @@ def portfolio(request: Request, user: CurrentPageUser) -> HTMLResponse:
         )
     services = services_of(request)
     figures = read_portfolio(services.lake, user.principal)
+    warnings = read_warning_levels(services.sessions, user.principal)
     charts = {}
     if figures and figures.months:
         charts["balance"] = line_svg(
@@ -203,4 +247,7 @@ def portfolio(request: Request, user: CurrentPageUser) -> HTMLResponse:
         champions=champions,
         indicators=indicators,
         monitoring=monitoring,
+        warnings=warnings,
+        dot=level_dot,
+        level_names=LEVEL_NAMES,
     )
