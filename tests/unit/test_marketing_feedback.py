@@ -7,7 +7,13 @@ import polars as pl
 import pytest
 
 from puhui.data.store.marketing_tables import MarketingOutcome
-from puhui.decisions.marketing.feedback import conversion_by_decile, gains_curve, lift_summary
+from puhui.decisions.marketing.feedback import (
+    conversion_by_decile,
+    deciles_by,
+    expected_lift,
+    gains_curve,
+    lift_summary,
+)
 from puhui.decisions.marketing.outcomes import OutcomeOrderError, check_next, parse_outcome
 from puhui.decisions.marketing.value import rank_and_decile
 
@@ -106,3 +112,37 @@ def test_response_deciles_order_listed_firms_by_p_good_times_p_take_up() -> None
     assert out["uscc"].to_list()[:5] == ["F00", "F04", "F02", "F03", "F01"]
     assert out.filter(~pl.col("listed"))["response_score"].to_list() == [0.0] * 5
     assert out["response_score"][0] == pytest.approx(0.9 * 0.9)
+
+
+def test_expected_lift_uses_each_firms_chance_without_sampling_noise() -> None:
+    """10 firms, one per decile: chances 0.9, 0.5, then 0.1 each; on theme the first five."""
+    chances = [0.9, 0.5] + [0.1] * 8
+    frame = pl.DataFrame(
+        {
+            "uscc": [f"F{i}" for i in range(10)],
+            "decile": list(range(1, 11)),
+            "chance": chances,
+            "on_theme": [True] * 5 + [False] * 5,
+        }
+    )
+    lift = expected_lift(frame, "chance")
+    overall = sum(chances) / 10  # 0.22
+    assert lift.expected_conversion == pytest.approx(overall)
+    assert lift.top_decile_conversion == pytest.approx(0.9)
+    assert lift.lift == pytest.approx(0.9 / overall)
+    assert lift.themed_conversion == pytest.approx((0.9 + 0.5 + 0.3) / 5)
+    assert lift.lift_over_themes == pytest.approx(0.9 / 0.34)
+    share, captured, at = lift.gains[1]
+    assert share == pytest.approx(0.2)
+    assert captured == pytest.approx(1.4 / 2.2)
+    assert at == pytest.approx(0.7 / overall)
+    assert lift.gains[-1][1] == pytest.approx(1.0) and lift.gains[-1][2] == pytest.approx(1.0)
+
+
+def test_deciles_by_a_score_put_the_highest_first_and_break_ties_by_uscc() -> None:
+    frame = pl.DataFrame({"uscc": [f"F{i:02d}" for i in range(20)], "s": [1.0] * 10 + [2.0] * 10})
+    cut = deciles_by(frame, "s").sort("uscc")
+    top = cut.filter(pl.col("decile") == 1)["uscc"].to_list()
+    assert top == ["F10", "F11"]
+    assert cut.group_by("decile").len()["len"].to_list() == [2] * 10
+    assert cut.filter(pl.col("uscc") == "F09")["decile"].item() == 10

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from puhui.actions.access.roles import Principal
+from puhui.actions.marketing.propensity import DEFAULT_ALGORITHM, DEFAULT_FEATURE_SET
 from puhui.actions.marketing.report import FeedbackReport
 from puhui.actions.marketing.service import BranchFigures, BuiltRun, MarketingService
 from puhui.cli.context import console, current_settings
@@ -65,21 +66,35 @@ def train_propensity_command(
         bool, typer.Option("--without-outcomes", help="不加入营销结果 · lake labels only")
     ] = False,
     algorithm: Annotated[str, typer.Option("--algorithm", help="scorecard, lightgbm or ebm")] = (
-        "scorecard"
+        DEFAULT_ALGORITHM
     ),
     event: Annotated[
-        str, typer.Option("--event", help="applied (default) or loan: what counts as take-up")
+        str,
+        typer.Option("--event", help="applied (default), sought or loan: what counts as take-up"),
     ] = "applied",
+    features: Annotated[
+        str,
+        typer.Option(
+            "--features",
+            help="候选特征 · demand (curated demand traces), catalog (IV selection over all) "
+            "or catalog_without_demand",
+        ),
+    ] = DEFAULT_FEATURE_SET,
     by: ByOption = "marketing",
 ) -> None:
     """营销响应模型 · train (or retrain with recorded outcomes) and promote the take-up model."""
     with open_marketing(current_settings()) as service:
         result = service.train_propensity(
-            with_outcomes=not without_outcomes, algorithm=algorithm, trained_by=by, event=event
+            with_outcomes=not without_outcomes,
+            algorithm=algorithm,
+            trained_by=by,
+            event=event,
+            feature_set=features,
         )
     oot = result.out_of_time
     console.print(
-        f"propensity v{result.version} ({result.algorithm}, take-up = {result.event}) champion: "
+        f"propensity v{result.version} ({result.algorithm}, {result.feature_set} features, "
+        f"take-up = {result.event}) champion: "
         f"{result.rows:,} rows, "
         f"{result.events:,} take-ups, {result.outcome_rows:,} from recorded outcomes; "
         f"out-of-time AUC {oot.get('auc', float('nan')):.3f} on {int(oot.get('count', 0)):,} rows",
@@ -344,6 +359,15 @@ def print_feedback(out: Console, report: FeedbackReport) -> None:
         f"({lift.themed_firms:,} firms; lift {over_themes})",
         highlight=False,
     )
+    extra = report.extra
+    if "ceiling_lift" in extra:
+        out.print(
+            f"expected top-decile lift of this ranking (no sampling noise) "
+            f"{extra['expected_lift']:.2f}× random, {extra['expected_lift_over_themes']:.2f}× "
+            f"themed; ceiling (ranking by the true chance) {extra['ceiling_lift']:.2f}×, "
+            f"P(good) × true demand {extra['oracle_response_lift']:.2f}×",
+            highlight=False,
+        )
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,12 @@ from typing import Any
 
 import polars as pl
 
+from puhui.actions.marketing.takeup_model import (  # re-exported: the CLI and tests use them
+    DEFAULT_ALGORITHM,
+    DEFAULT_FEATURE_SET,
+    fit_propensity,
+    screened_rows,
+)
 from puhui.features.store import load_features
 from puhui.features.timing import add_months
 from puhui.models.datasets import KEY_COLUMNS, TARGET_COLUMN, TrainingDataset, build_dataset
@@ -46,28 +52,52 @@ class PropensityTraining:
     rows: int
     events: int
     outcome_rows: int
+    feature_set: str
     features: list[str]
     out_of_time: dict[str, float]
 
 
-TAKE_UP_EVENTS = ("applied", "loan")
+TAKE_UP_EVENTS = ("applied", "sought", "loan")
+
+# What each event counts within the window after ``as_of`` (the ``loan`` event is the models'
+# own ``propensity`` target and needs no query here).
+_EVENT_SQL = {
+    "applied": """
+        select uscc, applied_at as happened_at from app_application
+    """,
+    "sought": """
+        select uscc, applied_at as happened_at from app_application
+        union all
+        select uscc, queried_at as happened_at from bureau_enterprise_query
+        where reason = 'loan_approval'
+    """,
+}
+_EVENT_TEXT = {
+    "applied": "the firm applies to the bank within {h} months (approved or not)",
+    "sought": "the firm seeks credit within {h} months: it applies to the bank or a lender "
+    "queries its credit report for a loan approval",
+}
 
 
-def applied_labels(connection: Any, keys: pl.DataFrame, horizon_months: int) -> pl.DataFrame:
-    """(uscc, as_of, target): 1 when the firm applied within ``horizon_months`` of ``as_of``."""
+def event_labels(
+    connection: Any, keys: pl.DataFrame, horizon_months: int, event: str = "applied"
+) -> pl.DataFrame:
+    """(uscc, as_of, target): 1 when ``event`` happened within ``horizon_months`` of ``as_of``
+    (``applied``: an application to the bank; ``sought``: that or a lender's loan-approval
+    query of the firm's credit report, i.e. the firm shopping for credit anywhere)."""
+    if event not in _EVENT_SQL:
+        raise TrainingDataError(f"take-up event {event!r} is not one of {', '.join(_EVENT_SQL)}")
     h = int(horizon_months)
     connection.register("take_up_keys", keys.select("uscc", "as_of").to_arrow())
     try:
         frame = connection.sql(
             f"""
-            select k.uscc, k.as_of,
-                   coalesce(bool_or(a.applied_at >= k.as_of
-                                    and a.applied_at < k.as_of + interval {h} month),
-                            false)::tinyint as target
+            with happened as ({_EVENT_SQL[event]})
+            select k.uscc, k.as_of, (count(e.uscc) > 0)::tinyint as target
             from take_up_keys as k
-            left join app_application as a
-              on a.uscc = k.uscc and a.applied_at >= k.as_of
-             and a.applied_at < k.as_of + interval {h} month
+            left join happened as e
+              on e.uscc = k.uscc and e.happened_at >= k.as_of
+             and e.happened_at < k.as_of + interval {h} month
             group by k.uscc, k.as_of
             """
         ).pl()
@@ -76,10 +106,15 @@ def applied_labels(connection: Any, keys: pl.DataFrame, horizon_months: int) -> 
     return frame.with_columns(pl.col("as_of").cast(pl.Date), pl.col(TARGET_COLUMN).cast(pl.Int8))
 
 
-def relabel_applied(connection: Any, dataset: TrainingDataset) -> TrainingDataset:
-    """The dataset's rows with the ``applied`` event as their target."""
+def applied_labels(connection: Any, keys: pl.DataFrame, horizon_months: int) -> pl.DataFrame:
+    """(uscc, as_of, target): 1 when the firm applied within ``horizon_months`` of ``as_of``."""
+    return event_labels(connection, keys, horizon_months, "applied")
+
+
+def relabel(connection: Any, dataset: TrainingDataset, event: str) -> TrainingDataset:
+    """The dataset's rows with ``event`` (``applied`` or ``sought``) as their target."""
     spec = dataset.target
-    labels = applied_labels(connection, dataset.frame, spec.horizon_months)
+    labels = event_labels(connection, dataset.frame, spec.horizon_months, event)
     frame = (
         dataset.frame.drop(TARGET_COLUMN)
         .join(labels, on=["uscc", "as_of"], how="left")
@@ -88,13 +123,18 @@ def relabel_applied(connection: Any, dataset: TrainingDataset) -> TrainingDatase
     )
     target = replace(
         spec,
-        event=f"the firm applies to the bank within {spec.horizon_months} months (approved "
-        "or not); rows as for the loan-based propensity target",
+        event=_EVENT_TEXT[event].format(h=spec.horizon_months)
+        + "; rows as for the loan-based propensity target",
     )
-    notes = [*dataset.notes, "take-up event: an application within the window (applied)"]
+    notes = [*dataset.notes, f"take-up event: {event} within the window"]
     return TrainingDataset(
         target, frame, dataset.features, dataset.snapshot_dates, dataset.last_month, notes
     )
+
+
+def relabel_applied(connection: Any, dataset: TrainingDataset) -> TrainingDataset:
+    """The dataset's rows with the ``applied`` event as their target."""
+    return relabel(connection, dataset, "applied")
 
 
 def with_outcomes(
@@ -145,6 +185,27 @@ def with_outcomes(
     )
 
 
+def propensity_dataset(
+    connection: Any,
+    features_root: Path,
+    *,
+    dates: Sequence[date] | None = None,
+    event: str = "applied",
+    rows_per_date: int | None = ROWS_PER_DATE,
+) -> TrainingDataset:
+    """The take-up rows (point in time) with ``event`` as the target."""
+    if event not in TAKE_UP_EVENTS:
+        raise TrainingDataError(
+            f"take-up event {event!r} is not one of {', '.join(TAKE_UP_EVENTS)}"
+        )
+    dataset = build_dataset(
+        connection, features_root, MODEL_NAME, dates=dates, max_rows_per_date=rows_per_date
+    )
+    if event != "loan":
+        dataset = relabel(connection, dataset, event)
+    return dataset
+
+
 def train_propensity(
     registry: Any,
     connection: Any,
@@ -152,35 +213,35 @@ def train_propensity(
     *,
     dates: Sequence[date] | None = None,
     outcomes: pl.DataFrame | None = None,
-    algorithm: str = "scorecard",
+    algorithm: str = DEFAULT_ALGORITHM,
     max_features: int = 15,
     trained_by: str = "marketing",
     promote: bool = True,
     rows_per_date: int = ROWS_PER_DATE,
     event: str = "applied",
+    feature_set: str = DEFAULT_FEATURE_SET,
+    screen: Any | None = None,
 ) -> PropensityTraining:
-    """Train, register and (by default) promote the take-up model."""
+    """Train, register and (by default) promote the take-up model; with ``screen`` (the
+    marketing configuration) only on rows that pass its admission pre-screen."""
     from puhui.features.catalog import load_feature_catalog
     from puhui.models import workflow
     from puhui.models.training import OUT_OF_TIME
 
     catalog = load_feature_catalog()
-    dataset = build_dataset(
-        connection, features_root, MODEL_NAME, dates=dates, max_rows_per_date=rows_per_date
+    dataset = propensity_dataset(
+        connection, features_root, dates=dates, event=event, rows_per_date=rows_per_date
     )
-    if event not in TAKE_UP_EVENTS:
-        raise TrainingDataError(
-            f"take-up event {event!r} is not one of {', '.join(TAKE_UP_EVENTS)}"
-        )
-    if event == "applied":
-        dataset = relabel_applied(connection, dataset)
+    if screen is not None:
+        dataset = screened_rows(dataset, screen)
     added = 0
     if outcomes is not None:
         dataset, added = with_outcomes(dataset, outcomes, features_root)
-    prepared = workflow.prepare(dataset, max_features=max_features)
-    result = workflow.fit(prepared, algorithm, catalog)
+    fitted = fit_propensity(
+        dataset, catalog, algorithm=algorithm, feature_set=feature_set, max_features=max_features
+    )
     entry = workflow.register(
-        registry, MODEL_NAME, prepared, result, catalog, trained_by=trained_by
+        registry, MODEL_NAME, fitted.prepared, fitted.result, catalog, trained_by=trained_by
     )
     if promote:
         registry.promote(
@@ -198,6 +259,7 @@ def train_propensity(
         rows=summary["count"],
         events=summary["events"],
         outcome_rows=added,
-        features=list(result.features),
-        out_of_time=dict(result.metrics.get(OUT_OF_TIME, {})),
+        feature_set=feature_set,
+        features=fitted.features,
+        out_of_time=dict(fitted.result.metrics.get(OUT_OF_TIME, {})),
     )

@@ -20,9 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from puhui.actions.access.roles import Principal, Role
 from puhui.actions.marketing import allocate as allocation
-from puhui.actions.marketing import export, outcomes, report, runs
+from puhui.actions.marketing import evaluation, export, outcomes, report, runs
 from puhui.actions.marketing.build import needed_columns, score_universe, summarize
-from puhui.actions.marketing.propensity import PropensityTraining, train_propensity
+from puhui.actions.marketing.propensity import (
+    DEFAULT_ALGORITHM,
+    DEFAULT_FEATURE_SET,
+    PropensityTraining,
+    train_propensity,
+)
 from puhui.actions.marketing.scoring import LoadedModel, load_champion_model
 from puhui.actions.marketing.universe import branch_network, firm_locations, load_universe
 from puhui.data.lake import Lake
@@ -304,7 +309,9 @@ class MarketingService:
             .collect()
         )
         contacts = report.simulate_contacts(universe, truth, run.as_of, seed=seed)
-        return report.simulated_feedback(run.run_id, contacts, by=by)
+        feedback = report.simulated_feedback(run.run_id, contacts, by=by)
+        feedback.extra.update(evaluation.expected_and_ceiling(universe, truth, by=by))
+        return feedback
 
     def validation(self, run_id: str | None = None) -> report.ValidationFeedback:
         with self.sessions() as session:
@@ -335,9 +342,10 @@ class MarketingService:
         *,
         with_outcomes: bool = True,
         dates: list[date] | None = None,
-        algorithm: str = "scorecard",
+        algorithm: str = DEFAULT_ALGORITHM,
         trained_by: str = "marketing",
         event: str = "applied",
+        feature_set: str = DEFAULT_FEATURE_SET,
     ) -> PropensityTraining:
         """Train (or retrain, adding recorded outcomes) and promote the take-up model."""
         return train_propensity(
@@ -349,6 +357,7 @@ class MarketingService:
             algorithm=algorithm,
             trained_by=trained_by,
             event=event,
+            feature_set=feature_set,
         )
 
     def staff_branch(self, staff_id: str) -> str | None:

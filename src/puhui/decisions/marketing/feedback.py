@@ -123,3 +123,58 @@ def lift_summary(frame: pl.DataFrame) -> LiftSummary:
         lift_over_random=_ratio(top_rate, random_rate),
         lift_over_themes=None if not themed_rate else top_rate / themed_rate,
     )
+
+
+@dataclass(frozen=True)
+class ExpectedLift:
+    """Top-decile lift when each firm's chance of converting is known (an evaluation on the
+    synthetic province): no sampling noise, so two rankings compare exactly."""
+
+    firms: int
+    expected_conversion: float  # the whole population's (a random list's) expected conversion
+    top_decile_conversion: float
+    themed_conversion: float | None
+    lift: float
+    lift_over_themes: float | None
+    gains: list[tuple[float, float, float]]  # (share of list, share of conversions, lift)
+
+
+def deciles_by(frame: pl.DataFrame, score: str, *, name: str = DECILE) -> pl.DataFrame:
+    """``name`` = decile of ``score`` (1 = highest; ties broken by ``uscc``), cut as the
+    lists cut theirs: row i of n is in decile i × 10 // n + 1."""
+    ordered = frame.sort([score, "uscc"], descending=[True, False], maintain_order=True)
+    n = ordered.height
+    return ordered.with_columns(
+        ((pl.int_range(0, n, dtype=pl.Int64) * 10) // max(n, 1) + 1).cast(pl.Int32).alias(name)
+    )
+
+
+def expected_lift(frame: pl.DataFrame, probability: str, points: int = 10) -> ExpectedLift:
+    """Lift of the ``decile`` ordering when ``probability`` is each firm's chance to convert;
+    ``on_theme`` (optional) marks the firms of the themed lists."""
+    ordered = frame.sort([DECILE, "uscc"], maintain_order=True)
+    n = ordered.height
+    p = ordered[probability].fill_null(0.0).cast(pl.Float64)
+    overall = float(p.mean() or 0.0) if n else 0.0
+    top = ordered.filter(pl.col(DECILE) == 1)[probability].fill_null(0.0)
+    top_rate = float(top.mean() or 0.0) if top.len() else 0.0
+    themed_rate: float | None = None
+    if ON_THEME in ordered.columns:
+        themed = ordered.filter(pl.col(ON_THEME))[probability].fill_null(0.0)
+        themed_rate = float(themed.mean() or 0.0) if themed.len() else None
+    cumulative = p.cum_sum().to_list()
+    total = cumulative[-1] if cumulative else 0.0
+    gains = []
+    for k in range(1, points + 1):
+        size = round(n * k / points)
+        got = cumulative[size - 1] if size else 0.0
+        gains.append((k / points, _ratio(got, total), _ratio(_ratio(got, size), overall)))
+    return ExpectedLift(
+        firms=n,
+        expected_conversion=overall,
+        top_decile_conversion=top_rate,
+        themed_conversion=themed_rate,
+        lift=_ratio(top_rate, overall),
+        lift_over_themes=_ratio(top_rate, themed_rate) if themed_rate else None,
+        gains=gains,
+    )
