@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         default=None,
         description="全行不良率 · the bank's overall NPL ratio (0.012 = 1.2%), for 两增两控",
     )
+    joint_model_weight: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="联合模型权重 · weight of the joint (federated) model's PD against the "
+        "champion's, in log-odds, for decisions and marketing lists; 0 = report it only",
+    )
     bureau_staff_id: str | None = Field(
         default=None,
         description="线上查询用户 · the staff id online applications query the credit bureau "

@@ -124,3 +124,45 @@ def test_scoring_in_slices_gives_the_same_lists_as_scoring_at_once(catalog) -> N
     # Equal up to the last bit of the vectorised logarithm in the score.
     assert_frame_equal(whole.sort("uscc"), sliced.sort("uscc"), check_exact=False, rel_tol=1e-12)
     assert set(whole["status"]) >= {"listed", "excluded"}
+
+
+def test_the_joint_models_pd_is_kept_beside_the_list_and_blended_only_with_a_weight(
+    catalog,
+) -> None:
+    """联合建模 in marketing: firms the joint model scored carry its PD; with a weight the PD that
+    values them is the log-odds blend; without one the list is exactly the bank-only list."""
+    from puhui.actions.marketing.build import score_universe
+    from puhui.decisions.joint_model import blend_pd
+    from puhui.decisions.marketing.spec import load_marketing_config
+
+    config = load_marketing_config()
+    rng = random.Random(12)
+    features = tuple(dict.fromkeys((*config.features, *catalog.features)))
+    firms = [_random_firm(rng, features) for _ in range(120)]
+    for firm in firms:
+        for rule in (*config.screening_rules, *config.prospect_rules):
+            firm[rule.feature] = rule.value if rule.op in ("==", "<=", ">=") else None
+    usccs = [f"F{i:04d}" for i in range(len(firms))]
+    frame = pl.DataFrame(
+        {"uscc": usccs, **{name: [firm[name] for firm in firms] for name in features}},
+        schema={"uscc": pl.String, **dict.fromkeys(features, pl.Float64)},
+    )
+    pd_model = _FixedModel("application_pd", "reg_age_months")
+    takeup = _FixedModel("propensity", "tax_months_reported_12m")
+    joint = pl.DataFrame({"uscc": usccs[::3], "joint_pd": [0.3] * len(usccs[::3])})
+    plain = score_universe(frame, config, catalog, AS_OF, pd_model, takeup).sort("uscc")
+    reported = score_universe(frame, config, catalog, AS_OF, pd_model, takeup, joint_pd=joint).sort(
+        "uscc"
+    )
+    blended = score_universe(
+        frame, config, catalog, AS_OF, pd_model, takeup, joint_pd=joint, joint_weight=0.5
+    ).sort("uscc")
+    assert_frame_equal(plain, reported.drop("joint_pd"))
+    assert reported.filter(pl.col("uscc").is_in(usccs[::3]))["joint_pd"].to_list() == [0.3] * 40
+    before = dict(zip(plain["uscc"], plain["pd"], strict=True))
+    after = dict(zip(blended["uscc"], blended["pd"], strict=True))
+    for uscc in usccs:
+        if before[uscc] is None:
+            continue
+        expected = blend_pd(before[uscc], 0.3, 0.5) if uscc in usccs[::3] else before[uscc]
+        assert after[uscc] == pytest.approx(expected)

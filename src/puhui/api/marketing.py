@@ -51,7 +51,11 @@ def get_marketing(request: Request, services: ServicesDep) -> MarketingService:
         if service is None:
             settings = services.settings
             service = MarketingService(
-                services.sessions, settings.data_dir, settings.lake_dir, clock=services.clock
+                services.sessions,
+                settings.data_dir,
+                settings.lake_dir,
+                clock=services.clock,
+                joint_model_weight=settings.joint_model_weight,
             )
             request.app.state.marketing = service
     return service

@@ -47,7 +47,10 @@ def open_marketing(settings: Settings) -> Iterator[MarketingService]:
     try:
         require_up_to_date(engine)
         yield MarketingService(
-            make_session_factory(engine), Path(settings.data_dir), Path(settings.lake_dir)
+            make_session_factory(engine),
+            Path(settings.data_dir),
+            Path(settings.lake_dir),
+            joint_model_weight=settings.joint_model_weight,
         )
     finally:
         engine.dispose()

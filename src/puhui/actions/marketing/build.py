@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 import polars as pl
 
+from puhui.decisions.joint_model import blend_pd_expression
 from puhui.decisions.marketing.lists import (
     FIRST_LOAN_COLUMN,
     PASSED_COLUMN,
@@ -71,6 +72,7 @@ def needed_columns(
 
 
 SLICE_ROWS = 500_000
+JOINT_PD_COLUMN = "joint_pd"
 
 
 def score_universe(
@@ -82,15 +84,29 @@ def score_universe(
     takeup_model: Predictor,
     *,
     slice_rows: int = SLICE_ROWS,
+    joint_pd: pl.DataFrame | None = None,
+    joint_weight: float = 0.0,
 ) -> pl.DataFrame:
     """Every firm classified, scored, matched and valued (see the module docstring).
 
     Firms are scored in slices of ``slice_rows`` (each firm's result depends on its own row
     only), which bounds the intermediate columns; ranking then needs them all together.
+    ``joint_pd`` (``uscc``, ``joint_pd``: the federated model's scores for today) is kept as a
+    column and, with ``joint_weight`` > 0, blended into the PD (``decisions.joint_model``).
     """
+    if joint_pd is not None:
+        universe = universe.join(
+            joint_pd.select("uscc", pl.col("joint_pd").cast(pl.Float64)), on="uscc", how="left"
+        )
     parts = [
         _score_slice(
-            universe.slice(start, slice_rows), config, catalog, as_of, pd_model, takeup_model
+            universe.slice(start, slice_rows),
+            config,
+            catalog,
+            as_of,
+            pd_model,
+            takeup_model,
+            joint_weight,
         )
         for start in range(0, max(universe.height, 1), slice_rows)
     ]
@@ -105,6 +121,7 @@ def _score_slice(
     as_of: date,
     pd_model: Predictor,
     takeup_model: Predictor,
+    joint_weight: float = 0.0,
 ) -> pl.DataFrame:
     classified = classify(universe, config).collect()
     prospects = classified.filter(pl.col(PROSPECT_COLUMN))
@@ -119,6 +136,10 @@ def _score_slice(
         pl.lit(None, dtype=pl.Float64).alias(TAKEUP_COLUMN),
     )
     scored = pl.concat([scored_prospects, others], how="vertical_relaxed")
+    if joint_weight > 0 and JOINT_PD_COLUMN in scored.columns:
+        scored = scored.with_columns(
+            blend_pd_expression(PD_COLUMN, JOINT_PD_COLUMN, joint_weight).alias(PD_COLUMN)
+        )
     lazy = scored.lazy().with_columns(
         score_expr(PD_COLUMN, catalog.model_score_scale).alias(SCORE_COLUMN)
     )

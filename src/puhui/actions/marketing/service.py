@@ -39,11 +39,13 @@ from puhui.data.store.marketing_tables import (
     MarketingRun,
 )
 from puhui.data.store.tables import Branch, utc_now
+from puhui.decisions.joint_model import JOINT_VERSION_KEY, check_weight
 from puhui.decisions.marketing.allocation import AllocationResult
 from puhui.decisions.marketing.outcomes import TOOK_UP
 from puhui.decisions.marketing.spec import MarketingConfig, load_marketing_config
 from puhui.decisions.products.spec import ProductCatalog, load_product_catalog
 from puhui.features.catalog import load_feature_catalog
+from puhui.federated.joint_scores import load_joint_scores
 from puhui.models.datasets import TARGET_COLUMN
 
 
@@ -77,8 +79,10 @@ class MarketingService:
         config: MarketingConfig | None = None,
         catalog: ProductCatalog | None = None,
         clock: Callable[[], datetime] = utc_now,
+        joint_model_weight: float = 0.0,
     ) -> None:
         self.sessions = sessions
+        self.joint_model_weight = check_weight(joint_model_weight)
         self.data_dir = Path(data_dir)
         self.lake = Lake(lake_dir)
         names = load_feature_catalog().names
@@ -115,9 +119,27 @@ class MarketingService:
         locations = firm_locations(self.lake, branch_network(self.lake))
         columns = needed_columns(self.config, self.catalog, pd_model, takeup)
         universe = load_universe(self.features_root, as_of, columns, locations)
-        frame = score_universe(universe, self.config, self.catalog, as_of, pd_model, takeup)
+        joint = self.joint_scores(as_of)
+        frame = score_universe(
+            universe,
+            self.config,
+            self.catalog,
+            as_of,
+            pd_model,
+            takeup,
+            joint_pd=None if joint.is_empty() else joint,
+            joint_weight=self.joint_model_weight,
+        )
         versions = {pd_model.name: pd_model.version, takeup.name: takeup.version}
+        if not joint.is_empty():
+            versions[JOINT_VERSION_KEY] = joint["model_job"][0]
         return frame, versions
+
+    def joint_scores(self, as_of: date) -> pl.DataFrame:
+        """The joint model's PDs scored for ``as_of`` (``<data_dir>/federated/bank``), if any:
+        scores for another date describe other firms' states and are not used."""
+        joint = load_joint_scores(self.data_dir / "federated" / "bank")
+        return joint.filter(pl.col("as_of") == as_of)
 
     def build(self, as_of: date, *, actor: str, actor_role: str = "risk_officer") -> BuiltRun:
         import time
