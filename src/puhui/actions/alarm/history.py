@@ -22,6 +22,7 @@ from puhui.actions.alarm.runner import ScanEngine
 from puhui.data.lake import Lake
 from puhui.decisions.alarm.combine import Weights, assess
 from puhui.decisions.alarm.compiler import compile_scan
+from puhui.decisions.alarm.fitting import fit, persistence, worst_grades
 from puhui.decisions.alarm.learning import LearnedSignals, calibrate_cutoffs, learn
 from puhui.decisions.alarm.policy import LevelPolicy, with_cutoffs
 from puhui.decisions.alarm.spec import LEVELS, SignalLibrary
@@ -115,13 +116,31 @@ def learn_weights(
         horizon_days=horizon_days,
         outcome_end=outcome_end,
     )
-    weights = Weights(learned.weights(), tuple(learned.pairs(policy.combination_min_lift)))
+    if policy.weighting == "fitted":
+        model = fit(
+            history.fired,
+            history.borrowers,
+            history.pds,
+            defaults,
+            library,
+            policy.grade_points,
+            outcome_end=outcome_end,
+            pd_column=PD_COLUMNS[policy.pd_horizon_months],
+            horizon_days=policy.fit_horizon_days,
+            min_lead_days=policy.fit_min_lead_days,
+            persistence_days=policy.persistence_days,
+            strength=policy.fit_strength,
+            scale=policy.fit_scale,
+        )
+        weights = Weights(model.signal_weights, (), None, model.terms)
+    else:
+        weights = Weights(learned.weights(), tuple(learned.pairs(policy.combination_min_lift)))
     scored = levels_over_time(history, library, policy, weights, keep_all=True)
     every = history.borrowers.join(
         scored.select("uscc", "scan_date", "score"), on=["uscc", "scan_date"], how="left"
     )["score"].fill_null(0.0)
     cutoffs = calibrate_cutoffs(every, policy.target_shares)
-    return learned, Weights(weights.signal, weights.combinations, cutoffs)
+    return learned, Weights(weights.signal, weights.combinations, cutoffs, weights.terms)
 
 
 def levels_over_time(
@@ -135,11 +154,24 @@ def levels_over_time(
     """(uscc, scan_date, level, score, veto, pd) for every borrower with a level."""
     policy = with_cutoffs(policy, weights.cutoffs)
     pd_column = PD_COLUMNS[policy.pd_horizon_months]
+    terms = weights.terms
+    shares = (
+        persistence(worst_grades(history.fired, library), history.borrowers, terms.persistence_days)
+        if terms is not None and terms.persistence
+        else None
+    )
     parts = []
     for (day,), fired in history.fired.group_by(["scan_date"], maintain_order=True):
         pds = history.pds.filter(pl.col("scan_date") == day)
         pd_frame = pds.select("uscc", pl.col(pd_column).alias("pd")) if pds.height else None
-        assessed = assess(fired, library, policy, weights, pd_frame, keep_all=keep_all)
+        lasting = (
+            shares.filter(pl.col("scan_date") == day).drop("scan_date")
+            if shares is not None
+            else None
+        )
+        assessed = assess(
+            fired, library, policy, weights, pd_frame, keep_all=keep_all, persistence=lasting
+        )
         parts.append(assessed.with_columns(pl.lit(day, dtype=pl.Date).alias("scan_date")))
     return pl.concat(parts).select("uscc", "scan_date", "level", "score", "veto", "pd")
 
@@ -264,6 +296,7 @@ def write_learning(folder: Path, learned: LearnedSignals, weights: Weights, meta
                 "signal": weights.signal,
                 "combinations": [list(p) for p in weights.combinations],
                 "score_cutoffs": dict(weights.cutoffs) if weights.cutoffs else None,
+                "fitted": weights.terms.as_dict() if weights.terms else None,
                 **meta,
             },
             ensure_ascii=False,

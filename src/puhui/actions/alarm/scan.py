@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from puhui.actions.alarm.ewpd import PD_COLUMNS, EarlyWarningPD
 from puhui.actions.alarm.feeds import FeedCheck, FeedStatus
+from puhui.actions.alarm.lasting import earlier_shares
 from puhui.actions.alarm.notify import Notifier
 from puhui.actions.alarm.runner import ScanEngine
 from puhui.actions.alarm.tasks import TaskDesk
@@ -213,6 +214,12 @@ class AlarmScanner:
                 pds = pds.with_columns(pl.lit(None, dtype=pl.Float64).alias(column))
         pd_column = PD_COLUMNS[self.policy.pd_horizon_months]
         evidence = deduplicate(fired, signal_frame(self.library, self.weights))
+        terms = self.weights.terms
+        lasting = (
+            earlier_shares(self.work_dir / "scans", day, evidence, self.policy.persistence_days)
+            if terms is not None and terms.persistence
+            else None
+        )
         assessment = assess(
             fired,
             self.library,
@@ -220,6 +227,7 @@ class AlarmScanner:
             self.weights,
             pds.select("uscc", pl.col(pd_column).alias("pd")),
             deduplicated=evidence,
+            persistence=lasting,
         )
         assessment = assessment.join(pds, on="uscc", how="left").join(
             population.select("uscc", "branch_id", "account_manager_id"), on="uscc", how="left"

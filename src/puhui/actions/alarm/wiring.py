@@ -17,6 +17,7 @@ from puhui.actions.alarm.scan import AlarmScanner
 from puhui.actions.alarm.tasks import TaskDesk
 from puhui.data.lake import Lake
 from puhui.decisions.alarm.combine import Weights
+from puhui.decisions.alarm.fitting import FittedTerms
 from puhui.decisions.alarm.policy import load_policy
 from puhui.decisions.alarm.spec import load_signal_library
 from puhui.settings import Settings
@@ -39,6 +40,7 @@ def load_weights(folder: Path) -> Weights:
         dict(raw.get("signal", {})),
         tuple(pairs),  # type: ignore[arg-type]
         raw.get("score_cutoffs"),
+        FittedTerms.from_dict(raw["fitted"]) if raw.get("fitted") else None,
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from puhui.decisions.alarm.fitting import FittedTerms, pd_excess
 from puhui.decisions.alarm.policy import LevelPolicy
 from puhui.decisions.alarm.spec import LEVELS, SignalLibrary
 
@@ -36,6 +37,7 @@ class Weights:
     signal: Mapping[str, float]
     combinations: Sequence[tuple[str, str]] = ()
     cutoffs: Mapping[str, float] | None = None  # learned score cut-offs per level
+    terms: FittedTerms | None = None  # persistence and PD points of a fitted model
 
     @classmethod
     def neutral(cls) -> Weights:
@@ -96,6 +98,7 @@ def assess(
     *,
     keep_all: bool = False,
     deduplicated: pl.DataFrame | None = None,
+    persistence: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per borrower with a signal or a PD level: level, score, veto, conditions.
 
@@ -103,7 +106,8 @@ def assess(
     ``pd_by_firm`` has uscc and ``pd`` (the policy's horizon), missing PDs being null.
     Learned cut-offs in ``weights`` replace the policy's (never below them); ``keep_all``
     keeps borrowers below every level too (with a null level), for calibration;
-    ``deduplicated`` is ``deduplicate(fired, …)`` when the caller has it already.
+    ``deduplicated`` is ``deduplicate(fired, …)`` when the caller has it already;
+    ``persistence`` (uscc, condition, share) feeds the fitted persistence points, if any.
     """
     from puhui.decisions.alarm.policy import with_cutoffs
 
@@ -131,12 +135,37 @@ def assess(
             hit = pl.col("conditions").list.contains(a) & pl.col("conditions").list.contains(b)
             bonus = bonus + pl.when(hit).then(policy.combination_points).otherwise(0.0)
         per_firm = per_firm.with_columns((pl.col("score") + bonus).alias("score"))
+    terms = weights.terms
+    if terms is not None and terms.persistence and persistence is not None:
+        lasting = (
+            persistence.join(kept.select("uscc", "condition"), on=["uscc", "condition"])
+            .with_columns(
+                pl.col("condition").replace_strict(
+                    dict(terms.persistence), default=0.0, return_dtype=pl.Float64
+                )
+                * pl.col("share")
+            )
+            .group_by("uscc")
+            .agg(pl.col("condition").sum().alias("lasting"))
+        )
+        per_firm = (
+            per_firm.join(lasting, on="uscc", how="left")
+            .with_columns((pl.col("score") + pl.col("lasting").fill_null(0.0)).alias("score"))
+            .drop("lasting")
+        )
     if pd_by_firm is not None and pd_by_firm.height:
         per_firm = per_firm.join(
             pd_by_firm.select("uscc", "pd"), on="uscc", how="full", coalesce=True
         )
     else:
         per_firm = per_firm.with_columns(pl.lit(None, dtype=pl.Float64).alias("pd"))
+    if terms is not None and terms.pd_points > 0:
+        per_firm = per_firm.with_columns(
+            (
+                pl.col("score").fill_null(0.0)
+                + terms.pd_points * pd_excess("pd", terms.pd_reference)
+            ).alias("score")
+        )
     per_firm = per_firm.with_columns(
         pl.col("score").fill_null(0.0),
         pl.col("veto").fill_null(False),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
@@ -29,6 +30,13 @@ class LevelPolicy(BaseModel):
     deescalate_after_days: int
     close_after_days: int
     escalate_overdue_after_days: int
+    # how ``puhui alarm learn`` weighs signals: one lift per signal, or a jointly fitted model
+    weighting: Literal["lift", "fitted"] = "lift"
+    fit_min_lead_days: int = 60
+    fit_horizon_days: int = 365
+    fit_strength: float = 0.05
+    fit_scale: float = 4.0
+    persistence_days: int = 91
 
     @model_validator(mode="after")
     def _check(self) -> LevelPolicy:
