@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import Depends, FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from puhui import __version__
 from puhui.actions.access import AccessPolicy
@@ -20,6 +21,15 @@ from puhui.data.store.tables import utc_now
 from puhui.observability import health
 from puhui.observability.middleware import ObservabilityMiddleware
 from puhui.settings import Settings
+
+# Metrics come from ``ObservabilityMiddleware`` (Prometheus); FastAPI's own OpenTelemetry hooks
+# would only ask, on every request, whether a provider was configured (none is).
+NO_NATIVE_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
 
 
 def create_app(
@@ -49,6 +59,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        telemetry=NO_NATIVE_TELEMETRY,
     )
     app.state.settings = settings
     app.state.services = services

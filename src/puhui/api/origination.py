@@ -21,9 +21,11 @@ import gc
 import json
 import threading
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from puhui.actions.access import Principal
 from puhui.actions.access.roles import SEES_FIRMS, Role
@@ -129,23 +131,69 @@ def list_products(origination: RuntimeDep) -> CatalogOut:
     )
 
 
+class MatchQuery(BaseModel):
+    """The match endpoint's optional query: the product and amount the firm asks about."""
+
+    product_code: str | None = Field(None, max_length=32)
+    amount: Decimal | None = Field(None, gt=0, decimal_places=2)
+
+
+def _match_parameters() -> list[dict[str, Any]]:
+    """OpenAPI parameters of the match endpoint, from ``MatchQuery`` (it parses them itself)."""
+    schema = MatchQuery.model_json_schema()["properties"]
+    query = [
+        {"name": name, "in": "query", "required": False, "schema": schema[name]}
+        for name in MatchQuery.model_fields
+    ]
+    path = {"name": "uscc", "in": "path", "required": True, "schema": {"type": "string"}}
+    return [path, *query]
+
+
+def _match_query(request: Request) -> MatchQuery:
+    """The query validated as FastAPI would (422 naming ``query.<field>`` and the rule); read
+    by hand because resolving declared parameters costs more than the decision's products."""
+    if not request.scope.get("query_string"):
+        return _NO_QUERY
+    params = request.query_params
+    given = {name: params[name] for name in MatchQuery.model_fields if name in params}
+    try:
+        return MatchQuery.model_validate(given)
+    except ValidationError as error:
+        errors = error.errors(include_url=False)
+        for item in errors:
+            item["loc"] = ("query", *item["loc"])
+        raise RequestValidationError(errors) from None
+
+
+_NO_QUERY = MatchQuery()
+
+
 @router.post(
     "/products/match/{uscc}",
     summary="产品匹配与决策 · the full decision for one firm",
-    responses={404: {"description": "firm not in the feature snapshot"}},
+    responses={
+        404: {"description": "firm not in the feature snapshot"},
+        422: {
+            "description": "Validation Error",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+            },
+        },
+    },
+    openapi_extra={"parameters": _match_parameters()},
 )
-async def match_products(
-    uscc: str,
-    request: Request,
-    product_code: Annotated[str | None, Query(max_length=32)] = None,
-    amount: Annotated[Decimal | None, Query(gt=0, decimal_places=2)] = None,
-) -> Response:
+async def match_products(request: Request) -> Response:
+    """Every product the firm qualifies for, ranked, and why not the others (query:
+    ``product_code``, ``amount``)."""
     # In-memory and sub-millisecond, so it runs on the event loop (no thread hop), and the body
     # is serialised once with json.dumps rather than walked by the response-model encoder.
+    query = _match_query(request)
     origination = runtime(request.app)
     try:
         decision = origination.decisions.decide(
-            uscc, requested_product=product_code, requested_amount=amount
+            request.path_params["uscc"],
+            requested_product=query.product_code,
+            requested_amount=query.amount,
         )
     except PuhuiError as error:
         raise _http(error) from None

@@ -120,10 +120,12 @@ def decide(
     screening: ScreeningResult,
     requested_product: str | None = None,
     requested_amount: Decimal | None = None,
+    match: Match | None = None,
 ) -> Decision:
     """Decline on a sentinel reject, a veto (一票否决), a declining score band or no product;
-    refer on a sentinel review or a referring band; approve otherwise."""
-    match = match_products(catalog, features, score.score, as_of)
+    refer on a sentinel review or a referring band; approve otherwise. ``match`` is the
+    catalog's match for these features and score when the caller already holds it."""
+    match = match or match_products(catalog, features, score.score, as_of)
     reasons: list[str] = []
     fired = list(match.fired_rules)
     outcome = DecisionOutcome.APPROVE

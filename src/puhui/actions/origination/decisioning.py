@@ -84,6 +84,26 @@ class DecisionService:
         self.scorer = scorer
         self.as_of = as_of
         self.sentinel = sentinel or NoSentinel()
+        # Per snapshot, like the scores: each firm's product match (catalog, features and
+        # score are fixed), keyed by the score it was computed for.
+        self._matches: dict[str, tuple[ProductCatalog, float, Match]] = {}
+
+    def precompute(self) -> None:
+        """Match every firm of the snapshot once and screen one preview, so requests find the
+        matches ready and the sentinel's generated code compiled (no first-request stall)."""
+        for uscc, facts in self.firms.items():
+            self._match(uscc, facts.features, self.scorer.score(uscc, facts.features).score)
+        if self.firms:
+            uscc, facts = next(iter(self.firms.items()))
+            self.sentinel.screen(ScreeningRequest("-", uscc, "open_api", features=facts.features))
+
+    def _match(self, uscc: str, features: Mapping[str, float | None], score: float) -> Match:
+        cached = self._matches.get(uscc)
+        if cached is not None and cached[0] is self.catalog and cached[1] == score:
+            return cached[2]
+        match = match_products(self.catalog, features, score, self.as_of)
+        self._matches[uscc] = (self.catalog, score, match)
+        return match
 
     def facts(self, uscc: str) -> FirmFacts:
         try:
@@ -104,7 +124,7 @@ class DecisionService:
         """Every product for the firm, without the sentinel (the ``products match`` view)."""
         facts = self.facts(uscc)
         score = self.scorer.score(uscc, facts.features)
-        return match_products(self.catalog, facts.features, score.score, self.as_of), score
+        return self._match(uscc, facts.features, score.score), score
 
     def decide(
         self,
@@ -127,15 +147,18 @@ class DecisionService:
             screening = self.sentinel.screen(
                 ScreeningRequest("-", uscc, channel, features=facts.features)
             )
+        score = self.scorer.score(uscc, facts.features)
         return decide(
             self.catalog,
             uscc=uscc,
             as_of=self.as_of,
             features=features,
-            score=self.scorer.score(uscc, facts.features),
+            score=score,
             screening=screening,
             requested_product=requested_product,
             requested_amount=requested_amount,
+            # Report facts change the features, so such a match is computed afresh.
+            match=None if report_facts else self._match(uscc, facts.features, score.score),
         )
 
     @classmethod
@@ -183,7 +206,9 @@ class DecisionService:
             scorer = _fallback(lake, features_root, as_of, feature_catalog)
         if sentinel is None:
             sentinel = _default_sentinel(lake, data_dir, session_factory)
-        return cls(catalog, firms, scorer, as_of, sentinel)
+        service = cls(catalog, firms, scorer, as_of, sentinel)
+        service.precompute()
+        return service
 
 
 def _default_sentinel(

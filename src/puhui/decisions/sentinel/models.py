@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -23,6 +23,7 @@ import yaml
 from sklearn.ensemble import IsolationForest
 from sklearn.linear_model import LogisticRegression
 
+from puhui.decisions.sentinel.codegen import compile_isolation_trees, compile_logit
 from puhui.decisions.sentinel.features import FEATURE_TYPES
 from puhui.errors import PuhuiError
 
@@ -102,12 +103,14 @@ class LogitScorer(_Percentile):
     """Standardised logistic regression with median imputation."""
 
     kind = "sentinel_logit"
+    _raw_compiled: Callable[[Sequence[float]], float] | None = None
 
     def __init__(self, features: Sequence[str], C: float = 0.5) -> None:
         self.features = list(features)
         self.C = C
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> LogitScorer:
+        self._raw_compiled = None
         X = np.asarray(X, dtype=float)
         medians = np.nanmedian(np.where(np.isnan(X).all(axis=0), 0.0, X), axis=0)
         medians = np.where(np.isnan(medians), 0.0, medians)
@@ -134,6 +137,14 @@ class LogitScorer(_Percentile):
         return self._scale_many(self.raw(X))
 
     def score_one(self, values: Sequence[float]) -> float:
+        raw = self._raw_compiled
+        if raw is None:  # fitted numbers unrolled into code once (see ``codegen``)
+            raw = compile_logit(self.medians_, self.means_, self.stds_, self.coef_, self.intercept_)
+            self._raw_compiled = raw
+        return self._scale(raw(values))
+
+    def raw_one(self, values: Sequence[float]) -> float:
+        """The reference loop the compiled ``score_one`` reproduces exactly (tests compare)."""
         total = self.intercept_
         for value, median, mean, std, coef in zip(
             values, self.medians_, self.means_, self.stds_, self.coef_, strict=True
@@ -141,7 +152,7 @@ class LogitScorer(_Percentile):
             v = median if value != value else value
             v = math.copysign(math.log1p(abs(v)), v)
             total += coef * (v - mean) / std
-        return self._scale(total)
+        return total
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -175,6 +186,7 @@ class IsolationScorer(_Percentile):
     """An isolation forest whose trees are kept as plain lists (JSON), scored in Python."""
 
     kind = "sentinel_iforest"
+    _forest_compiled: Callable[[Sequence[float]], float] | None = None
 
     def __init__(self, features: Sequence[str], trees: int = 30, seed: int = 7) -> None:
         self.features = list(features)
@@ -182,6 +194,7 @@ class IsolationScorer(_Percentile):
         self.seed = seed
 
     def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> IsolationScorer:
+        self._trees_compiled = self._forest_compiled = None
         X = np.asarray(X, dtype=float)
         medians = np.nanmedian(np.where(np.isnan(X).all(axis=0), 0.0, X), axis=0)
         self.medians_ = np.where(np.isnan(medians), 0.0, medians).tolist()
@@ -227,6 +240,7 @@ class IsolationScorer(_Percentile):
         return cached
 
     def raw_one(self, values: Sequence[float]) -> float:
+        """The reference tree walk the compiled ``score_one`` reproduces exactly."""
         row = [m if v != v else v for v, m in zip(values, self.medians_, strict=True)]
         total = 0.0
         for left, right, feature, threshold, leaf in self._compiled():
@@ -262,7 +276,12 @@ class IsolationScorer(_Percentile):
         return self._scale_many(self.raw(X))
 
     def score_one(self, values: Sequence[float]) -> float:
-        return self._scale(self.raw_one(values))
+        forest = self._forest_compiled
+        if forest is None:  # the trees as nested ifs, compiled once (see ``codegen``)
+            forest = compile_isolation_trees(self.medians_, self._compiled())
+            self._forest_compiled = forest
+        total = forest(values)
+        return self._scale(2.0 ** (-(total / len(self.trees_)) / _average_path(self.max_samples_)))
 
     def to_dict(self) -> dict[str, Any]:
         return {

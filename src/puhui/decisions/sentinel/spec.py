@@ -10,10 +10,11 @@ review, and score adjustments add up against the set's thresholds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import polars as pl
 import yaml
 
 from puhui.data.store.origination_tables import SentinelVerdict
+from puhui.decisions.sentinel.codegen import compile_conditions
 from puhui.decisions.sentinel.compile import RowFunction, polars_fires, to_python
 from puhui.decisions.sentinel.expressions import ExpressionError, Node, Type, check, names, parse
 from puhui.errors import PuhuiError
@@ -91,9 +93,22 @@ class StrategySet:
     strategies: tuple[Strategy, ...]
     source: str = ""
 
-    @property
+    @cached_property
     def active(self) -> tuple[Strategy, ...]:
         return tuple(s for s in self.strategies if s.enabled)
+
+    @cached_property
+    def screen(self) -> Callable[[Mapping[str, Any]], list[int]]:
+        """The active conditions as one generated function of a row (see ``codegen``): the
+        positions in ``active`` that fire. Falls back to the closures when a strategy was
+        built without its parsed condition, or nests deeper than Python's indentation limit."""
+        active = self.active
+        if all(s.node is not None for s in active):
+            try:
+                return compile_conditions([s.node for s in active])  # type: ignore[misc]
+            except (SyntaxError, RecursionError):  # IndentationError is a SyntaxError
+                pass
+        return lambda row: [i for i, s in enumerate(active) if s.fires(row)]
 
     def by_id(self, strategy_id: str) -> Strategy:
         for strategy in self.strategies:
@@ -161,7 +176,8 @@ def verdict_of(hits: Sequence[Strategy], thresholds: Thresholds) -> Outcome:
 
 def screen_row(strategies: StrategySet, row: Mapping[str, Any]) -> Outcome:
     """Real time: every active strategy over one application's features."""
-    return verdict_of([s for s in strategies.active if s.fires(row)], strategies.thresholds)
+    active = strategies.active
+    return verdict_of([active[i] for i in strategies.screen(row)], strategies.thresholds)
 
 
 def screen_frame(strategies: StrategySet, frame: pl.DataFrame) -> pl.DataFrame:
