@@ -82,3 +82,29 @@ def test_polars_blend_matches_the_scalar_blend_and_keeps_rows_without_a_joint_pd
     assert out[0] == pytest.approx(blend_pd(0.02, 0.08, 0.3))
     assert out[1] == pytest.approx(0.05)
     assert out[2] == pytest.approx(0.04)
+
+
+def test_origination_uses_the_joint_pds_scored_for_its_own_snapshot_date_only(tmp_path):
+    from datetime import date
+
+    from puhui.actions.origination.decisioning import _with_joint_model
+    from puhui.decisions.products.spec import load_product_catalog
+
+    scores = tmp_path / "federated" / "bank" / "scores"
+    scores.mkdir(parents=True)
+    pl.DataFrame(
+        {
+            "id": ["A@2026-07-01", "A@2025-01-01"],
+            "pd": [0.2, 0.9],
+            "holdout": [True, True],
+            "role": ["score", "holdout"],
+        }
+    ).write_parquet(scores / "joint-lr-9.parquet")
+    catalog = load_product_catalog()
+    inner = FixedScorer(0.02)
+    wrapped = _with_joint_model(inner, tmp_path, date(2026, 7, 1), catalog, 0.5)
+    result = wrapped.score("A", {})
+    assert result.model_versions[JOINT_VERSION_KEY] == "lr-9"
+    assert result.pd == pytest.approx(blend_pd(0.02, 0.2, 0.5))
+    assert _with_joint_model(inner, tmp_path, date(2026, 8, 1), catalog, 0.5) is inner
+    assert _with_joint_model(inner, tmp_path / "nowhere", date(2026, 7, 1), catalog, 0.5) is inner

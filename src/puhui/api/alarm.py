@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from puhui.actions.access import Principal, Role
@@ -29,6 +29,9 @@ from puhui.actions.alarm.tasks import TaskDesk, TaskError
 from puhui.api.dependencies import CurrentUser, StoreDep
 from puhui.data.store.alarm_tables import AlarmDisposal, AlarmTask, AlarmWarning, Disposal
 from puhui.decisions.alarm.policy import load_policy
+
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="row id (a positive 64-bit integer)")]
+"""Ids beyond a 64-bit integer are refused as 422, never handed to the database."""
 
 router = APIRouter(tags=["alarm 贷后预警"])
 ALARM_ROLES = frozenset(
@@ -151,7 +154,7 @@ def summary(principal: CurrentUser, store: StoreDep) -> list[BranchLevels]:
     responses={404: {"description": "unknown warning, or outside your scope"}},
 )
 def warning(
-    warning_id: int,
+    warning_id: RowId,
     principal: CurrentUser,
     store: StoreDep,
     today: date | None = None,
@@ -175,7 +178,7 @@ def warning(
     },
 )
 def dispose(
-    task_id: int, body: DisposalRequest, principal: CurrentUser, store: StoreDep
+    task_id: RowId, body: DisposalRequest, principal: CurrentUser, store: StoreDep
 ) -> TaskRow:
     if principal.role not in DISPOSING_ROLES:
         raise HTTPException(403, detail=f"role {principal.role.value} may not dispose tasks")

@@ -172,8 +172,12 @@ class DecisionService:
         model_name: str = DEFAULT_MODEL_NAME,
         catalog: ProductCatalog | None = None,
         sentinel: Sentinel | None = None,
+        joint_model_weight: float = 0.0,
     ) -> DecisionService:
-        """Load a feature snapshot (the latest by default) and the champion, or the fallback."""
+        """Load a feature snapshot (the latest by default) and the champion, or the fallback.
+
+        The joint (federated) model's PDs scored for the same date, when ``<data_dir>/federated/
+        bank`` holds them, join each decision (``decisions.joint_model``)."""
         features_root = data_dir / "features"
         feature_catalog = load_feature_catalog()
         catalog = catalog or load_product_catalog(
@@ -204,11 +208,32 @@ class DecisionService:
             scorer = PrecomputedScorer(champion, {u: f.features for u, f in firms.items()})
         else:
             scorer = _fallback(lake, features_root, as_of, feature_catalog)
+        scorer = _with_joint_model(scorer, data_dir, as_of, catalog, joint_model_weight)
         if sentinel is None:
             sentinel = _default_sentinel(lake, data_dir, session_factory)
         service = cls(catalog, firms, scorer, as_of, sentinel)
         service.precompute()
         return service
+
+
+def _with_joint_model(
+    scorer: Scorer, data_dir: Path, as_of: date, catalog: ProductCatalog, weight: float
+) -> Scorer:
+    """The scorer, wrapped with today's joint PDs when the joint model scored this date."""
+    from puhui.decisions.joint_model import JointModelScorer
+    from puhui.federated.joint_scores import load_joint_scores
+
+    joint = load_joint_scores(data_dir / "federated" / "bank")
+    joint = joint.filter(joint["as_of"] == as_of)
+    if joint.is_empty():
+        return scorer
+    return JointModelScorer(
+        scorer,
+        dict(zip(joint["uscc"], joint["joint_pd"], strict=True)),
+        weight=weight,
+        model_job=joint["model_job"][0],
+        scale=catalog.model_score_scale,
+    )
 
 
 def _default_sentinel(

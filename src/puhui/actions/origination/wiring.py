@@ -86,6 +86,7 @@ def open_origination(
         session_factory=sessions,
         model_name=model_name,
         sentinel=sentinel,
+        joint_model_weight=settings.joint_model_weight,
     )
     origination = OriginationService(
         sessions,
