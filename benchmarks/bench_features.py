@@ -8,12 +8,17 @@ and counted through RUSAGE_CHILDREN).
     .venv/bin/python benchmarks/bench_features.py --enterprises 100000 --runs 3
     .venv/bin/python benchmarks/bench_features.py --enterprises 100000 --snapshots 36
     .venv/bin/python benchmarks/bench_features.py --enterprises 10000 --engine spark
+    .venv/bin/python benchmarks/bench_features.py --enterprises 100000 --partitions 4
+
+``--partitions`` builds the firms in that many hash slices (DuckDB; default: one per 100,000
+firms); ``--no-next-month`` skips the incremental build that follows the timed one.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import resource
 import shutil
 import statistics
@@ -53,7 +58,12 @@ def _prepare(workdir: Path, enterprises: int, months: int, seed: int) -> Path:
 
 
 def _one_build(
-    lake_root: str, dates: list[date], engine: str, queue: multiprocessing.Queue
+    lake_root: str,
+    dates: list[date],
+    engine: str,
+    partitions: int | None,
+    next_month: bool,
+    queue: multiprocessing.Queue,
 ) -> None:
     from puhui.data.lake import Lake
     from puhui.features.catalog import load_feature_catalog
@@ -64,15 +74,17 @@ def _one_build(
     try:
         catalog = load_feature_catalog()
         chosen = DuckDBEngine() if engine == "duckdb" else SparkEngine()
+        lake = Lake(Path(lake_root))
         started = time.perf_counter()
-        results = build_snapshots(Lake(Path(lake_root)), catalog, dates, out, chosen)
+        results = build_snapshots(lake, catalog, dates, out, chosen, partitions=partitions)
         wall = time.perf_counter() - started
         # One more month on top of the history: what the monthly job pays once the past exists.
-        started = time.perf_counter()
-        build_snapshots(
-            Lake(Path(lake_root)), catalog, [*dates, _next_month(dates[-1])], out, chosen
-        )
-        incremental = time.perf_counter() - started
+        incremental = float("nan")
+        if next_month:
+            started = time.perf_counter()
+            more = [*dates, _next_month(dates[-1])]
+            build_snapshots(lake, catalog, more, out, chosen, partitions=partitions)
+            incremental = time.perf_counter() - started
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         size = sum(p.stat().st_size for p in out.rglob("features.parquet"))
@@ -107,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snapshots", type=int, default=1, help="monthly as-of dates up to it")
     parser.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
     parser.add_argument("--runs", type=int, default=1, help="runs; the median is reported")
+    parser.add_argument("--partitions", type=int, default=None, help="firm slices (duckdb)")
+    parser.add_argument("--no-next-month", dest="next_month", action="store_false")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "puhui-bench")
     args = parser.parse_args(argv)
 
@@ -119,22 +133,29 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for run in range(1, args.runs + 1):
         queue: multiprocessing.Queue = context.Queue()
-        child = context.Process(target=_one_build, args=(str(lake_root), dates, args.engine, queue))
+        child = context.Process(
+            target=_one_build,
+            args=(str(lake_root), dates, args.engine, args.partitions, args.next_month, queue),
+        )
+        load_before = os.getloadavg()[0]
         child.start()
         result = queue.get()
         child.join()
+        result["load"] = (load_before, os.getloadavg()[0])
         results.append(result)
         print(
             f"run {run}: {result['wall']:.1f} s for {len(dates)} date(s), then "
             f"{result['incremental']:.1f} s for one more month; peak RSS "
             f"{result['peak_mib']:,.0f} MiB; {result['firms']:,} firms × "
-            f"{result['features']:,} features; {result['bytes'] / 2**20:,.0f} MiB Parquet"
+            f"{result['features']:,} features; {result['bytes'] / 2**20:,.0f} MiB Parquet; "
+            f"load average {result['load'][0]:.1f} before, {result['load'][1]:.1f} after"
         )
     wall = statistics.median(r["wall"] for r in results)
     more = statistics.median(r["incremental"] for r in results)
     peak = statistics.median(r["peak_mib"] for r in results)
     print(
-        f"features {args.engine} {args.enterprises:,} firms × {len(dates)} as-of date(s): "
+        f"features {args.engine} {args.enterprises:,} firms × {len(dates)} as-of date(s), "
+        f"partitions {args.partitions or 'auto'}: "
         f"median {wall:.1f} s ({wall / len(dates):.1f} s per date), next month {more:.1f} s, "
         f"peak RSS {peak:,.0f} MiB over {len(results)} run(s)"
     )

@@ -18,6 +18,10 @@ from puhui.features.timing import add_months
 from puhui.operations.report import report_rows
 
 app = typer.Typer(no_args_is_help=True)
+PARTITIONS_HELP = (
+    "分片 · build the firms in N hash slices to bound memory "
+    "(duckdb; default one per 100,000 firms)"
+)
 
 
 class BadDateError(PuhuiError):
@@ -53,13 +57,19 @@ def monthly_dates(start: date, end: date) -> list[date]:
     return dates
 
 
-def _build(dates: list[date], engine: str, force: bool) -> None:
+def _build(dates: list[date], engine: str, force: bool, partitions: int | None) -> None:
     settings = current_settings()
     lake = Lake(settings.lake_dir)
     catalog = load_feature_catalog()
     with console.status(f"building {len(catalog.features)} features × {len(dates)} date(s)…"):
         results = build_snapshots(
-            lake, catalog, dates, settings.data_dir / "features", make_engine(engine), force=force
+            lake,
+            catalog,
+            dates,
+            settings.data_dir / "features",
+            make_engine(engine),
+            force=force,
+            partitions=partitions,
         )
     table = Table(title="特征快照 · feature snapshots")
     for column in ("as_of", "firms", "features", "engine", "seconds", "status"):
@@ -84,9 +94,10 @@ def build(
     as_of: Annotated[str, typer.Option("--as-of", help="时点 · as-of date YYYY-MM-DD")],
     engine: Annotated[str, typer.Option(help="计算引擎 · duckdb or spark")] = "duckdb",
     force: Annotated[bool, typer.Option(help="重算 · rebuild even if up to date")] = False,
+    partitions: Annotated[int | None, typer.Option(help=PARTITIONS_HELP)] = None,
 ) -> None:
     """构建特征 · compute every feature as of one date into the feature store."""
-    _build([parse_day(as_of, "--as-of")], engine, force)
+    _build([parse_day(as_of, "--as-of")], engine, force, partitions)
 
 
 @app.command("snapshots")
@@ -95,9 +106,11 @@ def snapshots(
     end: Annotated[str, typer.Option("--to", help="末个时点 · last month YYYY-MM")],
     engine: Annotated[str, typer.Option(help="计算引擎 · duckdb or spark")] = "duckdb",
     force: Annotated[bool, typer.Option(help="重算 · rebuild even if up to date")] = False,
+    partitions: Annotated[int | None, typer.Option(help=PARTITIONS_HELP)] = None,
 ) -> None:
     """月度快照 · features as of the first day of each month, for model training."""
-    _build(monthly_dates(parse_day(start, "--from"), parse_day(end, "--to")), engine, force)
+    dates = monthly_dates(parse_day(start, "--from"), parse_day(end, "--to"))
+    _build(dates, engine, force, partitions)
 
 
 @app.command("list")

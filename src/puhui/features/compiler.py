@@ -6,7 +6,8 @@ The plan is a list of named relations in DuckDB's SQL (Spark runs a transpiled c
   ``base_<family>`` per monthly family (one row per firm-month with every metric);
 * per as-of date: ``population``; one ``mw_<family>_<w>`` pass per monthly family and window,
   one ``ev_<family>`` pass per event family, one ``sql_<family>`` per SQL family; ``joined`` (all
-  of them left-joined to the population) and ``features`` (with the derived features on top).
+  of them brought to the population, by joins or a packed union: see ``compile_plan``) and
+  ``features`` (with the derived features on top).
 
 One pass per window joined at the end, instead of one GROUP BY with a filter per window, is what
 keeps 1,000+ aggregates over 100k firms inside a minute (see docs/BENCHMARKS.md). Every date is
@@ -20,6 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 from puhui.features.catalog import (
     FeatureCatalog,
@@ -37,6 +39,7 @@ PERSON_TABLE = "bureau_person"
 _PLACEHOLDER = re.compile(r"\{(as_of|cutoff:[a-z_0-9]+|anchor:[a-z_0-9]+)\}")
 _VALIDATION_DATE = date(2000, 1, 1)
 _ZERO_WHEN_ABSENT = {"count", "distinct", "sum"}  # event measures: no event means 0
+Assembly = Literal["join", "union"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,22 @@ class Relation:
 
 
 @dataclass(frozen=True)
+class Partition:
+    """One hash slice of the firms: a build in slices holds one slice's rows at a time."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"partition {self.index} of {self.count} does not exist")
+
+    def predicate(self, column: str) -> str:
+        """True for the firms of this slice (DuckDB's ``hash``; the DuckDB engine only)."""
+        return f"hash({column}) % {self.count} = {self.index}"
+
+
+@dataclass(frozen=True)
 class FeaturePlan:
     """Relations to run once, then per as-of date; the last per-date relation is ``features``."""
 
@@ -55,6 +74,7 @@ class FeaturePlan:
     per_date: Mapping[date, tuple[Relation, ...]]
     columns: tuple[str, ...]  # feature names in output order (after uscc, as_of)
     tables: tuple[str, ...]  # lake tables read
+    derived: tuple[tuple[str, str], ...] = ()  # derived feature → expression over ``joined``
 
 
 def literal(day: date) -> str:
@@ -62,13 +82,22 @@ def literal(day: date) -> str:
 
 
 def compile_plan(
-    catalog: FeatureCatalog, as_of_dates: Sequence[date], *, join_step: int | None = None
+    catalog: FeatureCatalog,
+    as_of_dates: Sequence[date],
+    *,
+    assembly: Assembly = "join",
+    partition: Partition | None = None,
 ) -> FeaturePlan:
     """The relations that compute every feature of ``catalog`` as of each date.
 
-    ``join_step`` joins the per-family results to the population a few relations at a time
-    (Spark runs out of hash-map memory broadcasting seventy relations into one join); ``None``
-    joins them in one query, which DuckDB prefers.
+    ``assembly`` says how the per-family results meet: ``join`` left-joins them all to the
+    population in one query (DuckDB's hash joins take seventy at once); ``union`` stacks them,
+    each packed into one struct column, and groups by firm (Spark: one shuffle, and no join
+    whose rows grow to 1,000+ columns, which Spark executes in time growing faster than the
+    width). Both give the same table. ``partition`` computes only one hash slice
+    of the firms: the per-firm rows (population, monthly bases, events, SQL families' results)
+    are restricted to the slice, while everything a firm's features read about *other* firms
+    (shared phones, a person's other firms, supply chains) still sees the whole province.
     """
     if not as_of_dates:
         raise ValueError("no as-of dates")
@@ -88,11 +117,11 @@ def compile_plan(
             for d in dates
         )
         last = anchor_month(dates[-1], catalog.lags[family.table])
-        shared.append(Relation(f"base_{family.family}", _base_sql(family, first, last)))
+        shared.append(Relation(f"base_{family.family}", _base_sql(family, first, last, partition)))
 
     per_date: dict[date, tuple[Relation, ...]] = {}
     for as_of in dates:
-        relations = [Relation("population", _population_sql(as_of))]
+        relations = [Relation("population", _population_sql(as_of, partition))]
         outputs: list[tuple[str, str, float | None]] = []  # relation, feature, value if absent
         for family in monthly:
             anchor = anchor_month(as_of, catalog.lags[family.table])
@@ -107,17 +136,20 @@ def compile_plan(
         for family in events:
             cutoff = observation_cutoff(as_of, catalog.lags[family.table])
             name = f"ev_{family.family}"
-            sql, produced = _event_sql(family, cutoff)
+            sql, produced = _event_sql(family, cutoff, partition)
             relations.append(Relation(name, sql))
             outputs.extend((name, f, 0.0 if zero else None) for f, zero in produced)
         for family in sqls:
             name = f"sql_{family.family}"
-            relations.append(Relation(name, _sql_family_sql(family, catalog.lags, as_of)))
+            sql = _sql_family_sql(family, catalog.lags, as_of, partition)
+            relations.append(Relation(name, sql))
             outputs.extend(
                 (name, f"{family.family}_{o}", spec.fill) for o, spec in family.outputs.items()
             )
-        relations.extend(_joined_relations(as_of, outputs, join_step))
-        relations.append(Relation("features", _final_sql(outputs, derived)))
+        assemble = _joined_sql if assembly == "join" else _stacked_sql
+        relations.append(Relation("joined", assemble(as_of, outputs)))
+        if partition is None:
+            relations.append(Relation("features", _final_sql(outputs, derived)))
         per_date[as_of] = tuple(relations)
 
     columns = [feature for _, feature, _ in outputs]
@@ -130,7 +162,12 @@ def compile_plan(
     tables = {POPULATION_TABLE, *catalog.tables()}
     if needs_people:
         tables.add(PERSON_TABLE)
-    return FeaturePlan(tuple(shared), per_date, tuple(columns), tuple(sorted(tables)))
+    expressions = tuple(
+        (f"{family.family}_{name}", output.expr)
+        for family in derived
+        for name, output in family.outputs.items()
+    )
+    return FeaturePlan(tuple(shared), per_date, tuple(columns), tuple(sorted(tables)), expressions)
 
 
 # --- shared relations ------------------------------------------------------------------------
@@ -172,8 +209,9 @@ def _lookback(family: MonthlyFamily) -> int:
     return needed
 
 
-def _base_sql(family: MonthlyFamily, first: date, last: date) -> str:
+def _base_sql(family: MonthlyFamily, first: date, last: date, partition: Partition | None) -> str:
     source, firm = _source(family)
+    slice_ = f" and {partition.predicate(firm)}" if partition else ""
     metrics = ", ".join(
         f"cast({metric_expression(family, m)} as double) as m_{m}" for m in family.metrics
     )
@@ -182,7 +220,7 @@ def _base_sql(family: MonthlyFamily, first: date, last: date) -> str:
         "year(t.month) * 12 + month(t.month) as month_index, "
         f"{metrics} "
         f"from {source} "
-        f"where t.month between {literal(first)} and {literal(last)} "
+        f"where t.month between {literal(first)} and {literal(last)}{slice_} "
         f"group by {firm}, t.month"
     )
 
@@ -190,10 +228,11 @@ def _base_sql(family: MonthlyFamily, first: date, last: date) -> str:
 # --- per-date relations ----------------------------------------------------------------------
 
 
-def _population_sql(as_of: date) -> str:
+def _population_sql(as_of: date, partition: Partition | None) -> str:
+    slice_ = f" and {partition.predicate('uscc')}" if partition else ""
     return (
         "select uscc, industry_code, division_code "
-        f"from {POPULATION_TABLE} where founded_on < {literal(as_of)}"
+        f"from {POPULATION_TABLE} where founded_on < {literal(as_of)}{slice_}"
     )
 
 
@@ -265,7 +304,9 @@ def _monthly_window_sql(family: MonthlyFamily, window: int, anchor: date) -> tup
     return sql, produced
 
 
-def _event_sql(family: EventFamily, cutoff: date) -> tuple[str, list[tuple[str, bool]]]:
+def _event_sql(
+    family: EventFamily, cutoff: date, partition: Partition | None
+) -> tuple[str, list[tuple[str, bool]]]:
     source, firm = _source(family)
     day = f"cast(t.{family.date} as date)"
     columns: list[str] = []
@@ -294,6 +335,8 @@ def _event_sql(family: EventFamily, cutoff: date) -> tuple[str, list[tuple[str, 
     condition = f"{day} < {literal(cutoff)}"
     if family.where:
         condition += f" and ({family.where})"
+    if partition:
+        condition += f" and {partition.predicate(firm)}"
     select = f"select {firm} as uscc, {', '.join(columns)} from {source}"
     return f"{select} where {condition} group by {firm}", produced
 
@@ -316,46 +359,75 @@ def render_sql_family(family: SqlFamily, lags: Mapping[str, int], as_of: date | 
     return _PLACEHOLDER.sub(fill, family.sql)
 
 
-def _sql_family_sql(family: SqlFamily, lags: Mapping[str, int], as_of: date) -> str:
+def _sql_family_sql(
+    family: SqlFamily, lags: Mapping[str, int], as_of: date, partition: Partition | None
+) -> str:
     columns = ", ".join(
         f"cast(q.{name} as double) as {family.family}_{name}" for name in family.outputs
     )
-    return f"select q.uscc, {columns} from ({render_sql_family(family, lags, as_of)}) q"
+    sql = f"select q.uscc, {columns} from ({render_sql_family(family, lags, as_of)}) q"
+    return f"{sql} where {partition.predicate('q.uscc')}" if partition else sql
 
 
-def _joined_relations(
-    as_of: date, outputs: list[tuple[str, str, float | None]], step: int | None
-) -> list[Relation]:
-    """Every result left-joined to the population, in one query or in steps of ``step``."""
+def _joined_sql(as_of: date, outputs: list[tuple[str, str, float | None]]) -> str:
+    """Every result left-joined to the population in one query."""
     relations = list(dict.fromkeys(relation for relation, _, _ in outputs))
-    chunks = (
-        [relations]
-        if not step
-        else [relations[i : i + step] for i in range(0, len(relations), step)]
+    alias = {relation: f"r{i}" for i, relation in enumerate(relations)}
+    columns = [
+        _filled(f"{alias[relation]}.{feature}", feature, fill)
+        for relation, feature, fill in outputs
+    ]
+    joins = " ".join(
+        f"left join {relation} {alias[relation]} on {alias[relation]}.uscc = p.uscc"
+        for relation in relations
     )
-    steps: list[Relation] = []
-    previous = None
-    for number, chunk in enumerate(chunks):
-        alias = {relation: f"r{i}" for i, relation in enumerate(chunk)}
-        columns = []
-        for relation, feature, fill in outputs:
-            if relation not in alias:
-                continue
-            column = f"{alias[relation]}.{feature}"
-            columns.append(column if fill is None else f"coalesce({column}, {fill!r}) as {feature}")
-        joins = " ".join(
-            f"left join {relation} {alias[relation]} on {alias[relation]}.uscc = p.uscc"
-            for relation in chunk
-        )
-        if previous is None:
-            head = f"p.uscc, {literal(as_of)} as as_of, p.industry_code, p.division_code"
-            base = "population p"
-        else:
-            head, base = "p.*", f"{previous} p"
-        name = "joined" if number == len(chunks) - 1 else f"joined_{number}"
-        steps.append(Relation(name, f"select {head}, {', '.join(columns)} from {base} {joins}"))
-        previous = name
-    return steps
+    head = f"p.uscc, {literal(as_of)} as as_of, p.industry_code, p.division_code"
+    return f"select {head}, {', '.join(columns)} from population p {joins}"
+
+
+def _stacked_sql(as_of: date, outputs: list[tuple[str, str, float | None]]) -> str:
+    """The same table as ``_joined_sql``, by stacking packed results and grouping by firm.
+
+    Each result (and the population) becomes one struct column of a union, NULL in the rows of
+    the others; ``max`` per firm picks the one row a result has for the firm (every result has
+    at most one row per firm), and firms outside the population are dropped.
+    """
+    relations = list(dict.fromkeys(relation for relation, _, _ in outputs))
+    fields: dict[str, list[str]] = {"population": ["industry_code", "division_code"]}
+    for relation, feature, _ in outputs:
+        fields.setdefault(relation, []).append(feature)
+    packs = {relation: f"k{i}" for i, relation in enumerate(["population", *relations])}
+    branches = []
+    for relation, pack in packs.items():
+        values = [
+            f"struct_pack({', '.join(f'{f} := {f}' for f in fields[relation])}) as {pack}"
+            if other == relation
+            else f"null as {other_pack}"
+            for other, other_pack in packs.items()
+        ]
+        branches.append(f"select uscc, {', '.join(values)} from {relation}")
+    grouped = ", ".join(f"max({pack}) as {pack}" for pack in packs.values())
+    columns = [
+        _filled(f"g.{packs[relation]}.{feature}", feature, fill)
+        for relation, feature, fill in outputs
+    ]
+    population = packs["population"]
+    head = (
+        f"g.uscc, {literal(as_of)} as as_of, "
+        f"g.{population}.industry_code as industry_code, "
+        f"g.{population}.division_code as division_code"
+    )
+    return (
+        f"select {head}, {', '.join(columns)} "
+        f"from (select uscc, {grouped} from ({' union all '.join(branches)}) u group by uscc) g "
+        f"where g.{population} is not null"
+    )
+
+
+def _filled(column: str, feature: str, fill: float | None) -> str:
+    return (
+        f"{column} as {feature}" if fill is None else f"coalesce({column}, {fill!r}) as {feature}"
+    )
 
 
 def _final_sql(
@@ -366,3 +438,9 @@ def _final_sql(
         for name, output in family.outputs.items():
             columns.append(f"cast({output.expr} as double) as {family.family}_{name}")
     return f"select {', '.join(columns)} from joined"
+
+
+def derived_sql(plan: FeaturePlan, source: str) -> str:
+    """The derived features of every firm in ``source`` (rows shaped like ``joined``)."""
+    columns = ["uscc", *(f"cast({expr} as double) as {name}" for name, expr in plan.derived)]
+    return f"select {', '.join(columns)} from {source}"

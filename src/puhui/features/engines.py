@@ -20,7 +20,7 @@ from puhui.data.lake import Lake
 from puhui.data.lake.snapshots import is_snapshot_table
 from puhui.data.schema import TableSpec
 from puhui.errors import PuhuiError
-from puhui.features.compiler import FeaturePlan
+from puhui.features.compiler import Assembly, FeaturePlan
 
 RAW_SUFFIX = "__lake"
 
@@ -31,7 +31,8 @@ class FeatureEngineError(PuhuiError):
 
 class FeatureEngine(Protocol):
     name: str
-    join_step: int | None  # see compiler.compile_plan
+    assembly: Assembly  # how per-family results meet: see compiler.compile_plan
+    slices: bool  # can run a plan compiled for one hash slice of the firms (compiler.Partition)
 
     def run(self, plan: FeaturePlan, lake: Lake, outputs: Mapping[date, Path]) -> None:
         """Compute the plan and write one Parquet file per as-of date."""
@@ -49,7 +50,8 @@ class DuckDBEngine:
     """Runs each relation as a temporary table in one in-memory DuckDB connection."""
 
     name = "duckdb"
-    join_step: int | None = None
+    assembly: Assembly = "join"
+    slices = True
 
     def __init__(self, *, threads: int | None = None, memory_limit: str | None = None) -> None:
         self.threads = threads
@@ -139,7 +141,8 @@ class SparkEngine:
     """Runs each relation as a cached temporary view in a Spark session."""
 
     name = "spark"
-    join_step = 8
+    assembly: Assembly = "union"
+    slices = False  # the slice predicate is DuckDB's hash(); Spark scales out instead
 
     def __init__(self, session: Any | None = None, *, master: str = "local[2]") -> None:
         self._session = session

@@ -14,6 +14,7 @@ recomputed from scratch.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,17 +22,30 @@ from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from puhui.data.lake import Lake
 from puhui.errors import PuhuiError
 from puhui.features.catalog import FeatureCatalog
-from puhui.features.compiler import PLAN_VERSION, compile_plan
-from puhui.features.engines import FeatureEngine
+from puhui.features.compiler import (
+    PLAN_VERSION,
+    POPULATION_TABLE,
+    FeaturePlan,
+    Partition,
+    compile_plan,
+)
+from puhui.features.engines import DuckDBEngine, FeatureEngine
+from puhui.features.slices import build_in_slices
 
 FEATURES_FILE = "features.parquet"
 CATALOG_FILE = "catalog.json"
 BUILD_FILE = "build.json"
+# Firms per slice when the number of slices is left to the build: DuckDB holds one slice's
+# monthly bases and per-family results at a time; 100k firms peak at about 7 GiB.
+FIRMS_PER_PARTITION = 100_000
+# Values read at once when describing a snapshot (columns × firms): about 400 MB of doubles.
+_DESCRIBE_CELLS = 50_000_000
 
 
 class FeatureStoreError(PuhuiError):
@@ -101,8 +115,14 @@ def build_snapshots(
     engine: FeatureEngine,
     *,
     force: bool = False,
+    partitions: int | None = None,
 ) -> list[SnapshotResult]:
-    """Build the feature table for each as-of date that is missing or stale."""
+    """Build the feature table for each as-of date that is missing or stale.
+
+    ``partitions`` splits the firms into that many hash slices computed one after another and
+    appended to the same Parquet file, so memory is bounded by a slice rather than the
+    province; ``None`` picks one slice per ``FIRMS_PER_PARTITION`` firms (DuckDB only).
+    """
     fingerprint = f"{catalog.fingerprint()}-plan{PLAN_VERSION}"
     state = lake_state(lake)
     results: dict[date, SnapshotResult] = {}
@@ -120,10 +140,8 @@ def build_snapshots(
         else:
             todo.append(as_of)
     if todo:
-        plan = compile_plan(catalog, todo, join_step=engine.join_step)
-        outputs = {d: snapshot_dir(root, d) / FEATURES_FILE for d in todo}
         started = time.perf_counter()
-        engine.run(plan, lake, outputs)
+        _compute(lake, catalog, todo, root, engine, partition_count(lake, engine, partitions))
         seconds = (time.perf_counter() - started) / len(todo)
         for as_of in todo:
             folder = snapshot_dir(root, as_of)
@@ -147,6 +165,41 @@ def build_snapshots(
     return [results[d] for d in sorted(results)]
 
 
+def partition_count(lake: Lake, engine: FeatureEngine, partitions: int | None) -> int:
+    """How many firm slices to build in: as asked, or one per ``FIRMS_PER_PARTITION`` firms."""
+    if partitions is not None:
+        if partitions < 1:
+            raise FeatureStoreError(f"partitions must be at least 1, not {partitions}")
+        if partitions > 1 and not engine.slices:
+            raise FeatureStoreError(f"the {engine.name} engine does not build in partitions")
+        return partitions
+    if not engine.slices or POPULATION_TABLE not in lake.tables():
+        return 1
+    return max(1, math.ceil(lake.row_count(POPULATION_TABLE) / FIRMS_PER_PARTITION))
+
+
+def _compute(
+    lake: Lake,
+    catalog: FeatureCatalog,
+    dates: list[date],
+    root: Path,
+    engine: FeatureEngine,
+    count: int,
+) -> None:
+    """Run the plan, in one go or slice by slice; each date ends as one ``features.parquet``."""
+    targets = {d: snapshot_dir(root, d) / FEATURES_FILE for d in dates}
+    if count == 1:
+        engine.run(compile_plan(catalog, dates, assembly=engine.assembly), lake, targets)
+        return
+    if not isinstance(engine, DuckDBEngine):
+        raise FeatureStoreError(f"the {engine.name} engine does not build in partitions")
+
+    def plan_for(partition: Partition) -> FeaturePlan:
+        return compile_plan(catalog, dates, assembly=engine.assembly, partition=partition)
+
+    build_in_slices(plan_for, count, lake, engine, targets)
+
+
 def _read_record(folder: Path) -> BuildRecord | None:
     path = folder / BUILD_FILE
     if not path.exists():
@@ -158,23 +211,35 @@ def _read_record(folder: Path) -> BuildRecord | None:
 
 
 def describe(path: Path, catalog: FeatureCatalog) -> tuple[list[FeatureStats], int]:
-    """Fill rate and distribution of every feature in one snapshot (one Polars pass)."""
-    frame = pl.read_parquet(path, columns=catalog.names)
-    firms = frame.height
-    row = frame.select(
-        [
-            expression
-            for name in catalog.names
-            for expression in (
-                pl.col(name).count().alias(f"{name}|count"),
-                pl.col(name).mean().alias(f"{name}|mean"),
-                pl.col(name).std().alias(f"{name}|std"),
-                pl.col(name).min().alias(f"{name}|min"),
-                pl.col(name).median().alias(f"{name}|p50"),
-                pl.col(name).max().alias(f"{name}|max"),
+    """Fill rate and distribution of every feature in one snapshot.
+
+    Columns are read a block at a time (one Polars pass per block), so a million firms ×
+    1,000+ features never sit in memory at once.
+    """
+    firms = pq.ParquetFile(path).metadata.num_rows
+    names = catalog.names
+    step = max(1, _DESCRIBE_CELLS // max(firms, 1))
+    row: list[float | None] = []
+    for start in range(0, len(names), step):
+        block = names[start : start + step]
+        row.extend(
+            pl.read_parquet(path, columns=block)
+            .select(
+                [
+                    expression
+                    for name in block
+                    for expression in (
+                        pl.col(name).count().alias(f"{name}|count"),
+                        pl.col(name).mean().alias(f"{name}|mean"),
+                        pl.col(name).std().alias(f"{name}|std"),
+                        pl.col(name).min().alias(f"{name}|min"),
+                        pl.col(name).median().alias(f"{name}|p50"),
+                        pl.col(name).max().alias(f"{name}|max"),
+                    )
+                ]
             )
-        ]
-    ).row(0)
+            .row(0)
+        )
     stats = []
     for i, feature in enumerate(catalog.features):
         count, mean, std, low, median, high = row[6 * i : 6 * i + 6]
