@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import polars as pl
 
@@ -97,24 +98,18 @@ class JointModelScorer:
         joint = self.joint_pd.get(uscc)
         if joint is None:
             return result
-        versions = {**result.model_versions, JOINT_VERSION_KEY: self.model_job}
-        reason = f"联合建模PD {joint:.1%}（政务平台数据，可用不可见）"
+        reported = replace(
+            result,
+            model_versions={**result.model_versions, JOINT_VERSION_KEY: self.model_job},
+            reasons=(*result.reasons, f"联合建模PD {joint:.1%}（政务平台数据，可用不可见）"),
+        )
         if self.weight == 0.0:
-            return ScoreResult(
-                result.score,
-                result.pd,
-                result.source,
-                versions,
-                (*result.reasons, reason),
-                result.note,
-            )
+            return reported
         pd = blend_pd(result.pd, joint, self.weight)
         assert pd is not None  # joint is not None
-        return ScoreResult(
+        return replace(
+            reported,
             score=pd_to_score(pd, self.scale),
             pd=pd,
             source=f"{result.source}+joint(w={self.weight:g})",
-            model_versions=versions,
-            reasons=(*result.reasons, reason),
-            note=result.note,
         )

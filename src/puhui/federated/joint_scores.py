@@ -8,6 +8,7 @@ falls back to the bank's own model. The platform never sees these numbers.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -23,11 +24,12 @@ def latest_scores_file(bank_dir: Path) -> Path | None:
     return files[-1] if files else None
 
 
-def load_joint_scores(bank_dir: Path) -> pl.DataFrame:
+def load_joint_scores(bank_dir: Path, as_of: date | None = None) -> pl.DataFrame:
     """``uscc``, ``as_of``, ``joint_pd``, ``model_job`` for the latest scoring date (may be empty).
 
     Rows scored for today are preferred; a file from a random-split job (no dates in the ids)
-    gives every row, keyed by the id itself.
+    gives every row, keyed by the id itself. With ``as_of``, only scores for that date count:
+    scores for another date describe other states of the firms.
     """
     path = latest_scores_file(bank_dir)
     empty = pl.DataFrame(
@@ -43,9 +45,9 @@ def load_joint_scores(bank_dir: Path) -> pl.DataFrame:
         parts.struct.field("field_0").alias("uscc"),
         parts.struct.field("field_1").str.to_date(strict=False).alias("as_of"),
     )
-    latest = frame["as_of"].max()
-    if latest is not None:
-        frame = frame.filter(pl.col("as_of") == latest)
+    day = as_of if as_of is not None else frame["as_of"].max()
+    if day is not None:
+        frame = frame.filter(pl.col("as_of") == day)
     model_job = path.stem.removeprefix("joint-")
     return frame.select(
         "uscc", "as_of", pl.col("pd").alias("joint_pd"), pl.lit(model_job).alias("model_job")

@@ -136,10 +136,8 @@ class MarketingService:
         return frame, versions
 
     def joint_scores(self, as_of: date) -> pl.DataFrame:
-        """The joint model's PDs scored for ``as_of`` (``<data_dir>/federated/bank``), if any:
-        scores for another date describe other firms' states and are not used."""
-        joint = load_joint_scores(self.data_dir / "federated" / "bank")
-        return joint.filter(pl.col("as_of") == as_of)
+        """The joint model's PDs scored for ``as_of`` (``<data_dir>/federated/bank``), if any."""
+        return load_joint_scores(self.data_dir / "federated" / "bank", as_of)
 
     def build(self, as_of: date, *, actor: str, actor_role: str = "risk_officer") -> BuiltRun:
         import time

@@ -223,8 +223,7 @@ def _with_joint_model(
     from puhui.decisions.joint_model import JointModelScorer
     from puhui.federated.joint_scores import load_joint_scores
 
-    joint = load_joint_scores(data_dir / "federated" / "bank")
-    joint = joint.filter(joint["as_of"] == as_of)
+    joint = load_joint_scores(data_dir / "federated" / "bank", as_of)
     if joint.is_empty():
         return scorer
     return JointModelScorer(
