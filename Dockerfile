@@ -27,6 +27,9 @@ COPY requirements.lock pyproject.toml README.md ./
 RUN grep -vE '^(pytest|pytest-xdist|playwright|schemathesis|hypothesis|ruff)==' requirements.lock \
       > /tmp/runtime.lock
 COPY src ./src
+# gcc builds the PSI extension (puhui.federated._x25519); without it PSI falls back to libsodium.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 # With a wheelhouse nothing is fetched: the lock's wheels plus setuptools and wheel (to build
 # puhui itself) must all be in it.
 RUN --mount=type=bind,from=wheels,target=/wheels \

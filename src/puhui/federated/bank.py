@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,9 @@ class PsiResult:
     intersection: int
     seconds: float
     bytes_on_wire: int
+    phases: dict[str, float] = field(default_factory=dict)
+    """Wall seconds: ``start`` (ids loaded, platform told), ``ours`` and ``theirs`` (each
+    direction of the exchange, which run side by side, from its start), ``match``, ``finish``."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ class BankCoordinator:
             {"reveal": reveal, "batch_size": batch_size, "hash": psi_math.HASH_VERSION},
         )
         key = psi_math.new_psi_key()
+        phases = {"start": time.perf_counter() - started}
+        exchange_started = time.perf_counter()
 
         def send_ours() -> bytes:
             doubled = []
@@ -116,6 +121,7 @@ class BankCoordinator:
                     self.executor, key, ids[start : start + batch_size], chunk=batch_size // 2 + 1
                 )
                 doubled.append(self.client.post(f"/psi/{job_id}/reblind", blob))
+            phases["ours"] = time.perf_counter() - exchange_started
             return b"".join(doubled)
 
         def fetch_theirs() -> bytes:
@@ -127,15 +133,19 @@ class BankCoordinator:
                         self.executor, key, blob, MATCH_BYTES, chunk=len(blob) // 64 + 1
                     )
                 )
+            phases["theirs"] = time.perf_counter() - exchange_started
             return b"".join(doubled)
 
         with ThreadPoolExecutor(max_workers=2) as threads:
             ours_future, theirs_future = threads.submit(send_ours), threads.submit(fetch_theirs)
             ours, theirs = ours_future.result(), theirs_future.result()
+        match_started = time.perf_counter()
         mine, their_positions = psi_math.matching_positions(ours, theirs, MATCH_BYTES)
+        phases["match"] = time.perf_counter() - match_started
         body = their_positions.astype("<i8").tobytes() if reveal == "both" else b""
         self.client.post(f"/psi/{job_id}/finish", body)
         save_intersection(self.data_dir, job_id, [ids[int(p)] for p in mine])
+        phases["finish"] = time.perf_counter() - match_started - phases["match"]
         result = PsiResult(
             job_id,
             reveal,
@@ -144,6 +154,7 @@ class BankCoordinator:
             len(mine),
             time.perf_counter() - started,
             self.client.bytes_total - bytes_before,
+            {name: round(seconds, 3) for name, seconds in phases.items()},
         )
         self.audit.append("psi.finish", job_id, **asdict(result))
         return result
