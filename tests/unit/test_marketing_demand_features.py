@@ -23,12 +23,30 @@ def _demand_sql(as_of: date) -> str:
     return render_sql_family(family, catalog.lags, as_of)
 
 
-def _lake(firms: int = 200, seed: int = 7) -> tuple[duckdb.DuckDBPyConnection, np.ndarray]:
-    """Firms whose revenue grows at ``growth`` a year and moves with a random-walk condition
-    that also sets their margin (so income tax reads it); returns the lake and ``growth``."""
+def _spells(rng: np.random.Generator, firms: int, persistence: float = 0.85) -> np.ndarray:
+    """Good and bad spells: a stationary AR(1) condition (sd 0.7), as the simulator's health."""
+    condition = np.empty((firms, len(MONTHS)))
+    condition[:, 0] = rng.normal(0, 0.7, firms)
+    step = 0.7 * np.sqrt(1 - persistence**2)
+    for k in range(1, len(MONTHS)):
+        condition[:, k] = persistence * condition[:, k - 1] + rng.normal(0, step, firms)
+    return condition
+
+
+def _lake(
+    firms: int = 200, seed: int = 7, *, spells: bool = False, short_history: int = 0
+) -> tuple[duckdb.DuckDBPyConnection, np.ndarray]:
+    """Firms whose revenue grows at ``growth`` a year and moves with a condition (a random walk,
+    or with ``spells`` mean-reverting spells) that also sets their margin (so income tax reads
+    it); the last ``short_history`` firms report tax for 12 months only. Returns the lake and
+    ``growth``."""
     rng = np.random.default_rng(seed)
     growth = rng.normal(0.03, 0.08, firms)
-    condition = np.cumsum(rng.normal(0, 0.25, (firms, len(MONTHS))), axis=1)
+    condition = (
+        _spells(rng, firms)
+        if spells
+        else np.cumsum(rng.normal(0, 0.25, (firms, len(MONTHS))), axis=1)
+    )
     t = np.arange(len(MONTHS))
     revenue = (
         1e6
@@ -50,6 +68,8 @@ def _lake(firms: int = 200, seed: int = 7) -> tuple[duckdb.DuckDBPyConnection, n
             "income_tax_paid": income_tax.ravel(),
         }
     )
+    short = set(ids[firms - short_history :])
+    tax = tax.filter(~pl.col("uscc").is_in(short) | (pl.col("month") >= MONTHS[-12]))
     social = pl.DataFrame(
         {"uscc": np.repeat(ids, len(MONTHS)), "month": MONTHS * firms, "insured_headcount": 10}
     )
@@ -108,6 +128,33 @@ def test_underlying_growth_tracks_growth_better_than_the_raw_revenue_trend(compu
     underlying = _rank_correlation(frame["underlying_growth_36m"].to_numpy(), growth)
     assert underlying > raw + 0.15
     assert underlying > 0.8
+
+
+def test_margin_adjusted_quarterly_growth_sees_through_good_and_bad_spells() -> None:
+    connection, growth = _lake(spells=True)
+    frame = connection.sql(_demand_sql(AS_OF)).pl().sort("uscc")
+    raw = _rank_correlation(frame["revenue_trend_36m"].to_numpy(), growth)
+    underlying = _rank_correlation(frame["underlying_growth_36m"].to_numpy(), growth)
+    adjusted = _rank_correlation(frame["adjusted_growth_36m"].to_numpy(), growth)
+    # each quarter's level is netted with that quarter's margin, not trend against trend
+    assert adjusted > 0.95
+    assert adjusted > underlying + 0.02
+    assert adjusted > raw + 0.3
+
+
+def test_growth_estimate_shrinks_a_short_history_more_towards_the_average() -> None:
+    connection, growth = _lake(spells=True, short_history=100)
+    frame = connection.sql(_demand_sql(AS_OF)).pl().sort("uscc")
+    adjusted = frame["adjusted_growth_36m"].to_numpy()
+    estimate = frame["growth_estimate_36m"].to_numpy()
+    assert abs(adjusted.mean()) < 1e-9  # against the average firm
+    factor = estimate / adjusted  # the same sign, pulled in by the precision of each firm
+    assert np.all((factor > 0) & (factor <= 1))
+    long_history, short_history = factor[:100], factor[100:]
+    assert short_history.max() < long_history.min()
+    assert long_history.mean() > 0.8 > 0.5 > short_history.mean()
+    # shrinking keeps every firm's order within a history length
+    assert _rank_correlation(estimate[:100], growth[:100]) > 0.85
 
 
 def test_manufacturing_is_industry_section_c(computed) -> None:

@@ -27,6 +27,7 @@ from puhui.features.catalog import load_feature_catalog
 from puhui.features.store import FEATURES_FILE, snapshot_dir
 from puhui.models.datasets import TrainingDataset, target
 from puhui.models.errors import TrainingDataError
+from puhui.models.training import PD_COLUMN
 
 JAN, FEB = date(2025, 1, 1), date(2025, 2, 1)
 
@@ -216,8 +217,20 @@ def test_lightgbm_on_the_demand_set_learns_growth_with_take_up_directions() -> N
     assert fitted.model.monotone_["demand_underlying_growth_36m"] == 1
     assert fitted.model.monotone_.get("reg_age_months", 0) == 0  # no credit-risk direction
     assert fitted.metrics["out_of_time"]["auc"] > 0.7
-    # trained on development months only; the out-of-time months come last
+    # measured on development months only; the out-of-time months come last
     assert fitted.prepared.split.validation_end < pd.Timestamp(2025, 2, 1)
+
+
+def test_the_curated_model_is_additive_and_refit_on_every_month_once_measured() -> None:
+    dataset = _demand_dataset()
+    fitted = fit_propensity(dataset, load_feature_catalog(), feature_set="demand")
+    model = fitted.model
+    assert (model.num_leaves, model.n_estimators) == (2, 300)  # stumps: one feature per tree
+    assert fitted.result.notes[-1].startswith("served model refit on all 3,200 rows")
+    # the served model differs from the development-only fit the metrics describe
+    evaluation = fitted.result.evaluation
+    served = model.predict_proba(evaluation[fitted.features])[:, 1]
+    assert np.abs(served - evaluation[PD_COLUMN].to_numpy()).max() > 1e-3
 
 
 def test_screened_rows_keep_the_prospects_that_pass_the_pre_screen(dataset) -> None:

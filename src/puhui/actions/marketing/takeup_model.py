@@ -20,10 +20,12 @@ from puhui.models.errors import TrainingDataError
 
 # The curated take-up features (``feature_set="demand"``): the traces credit demand leaves in
 # observable data (the catalog's ``demand`` family) and the firm's age. Growth net of the firm's
-# condition carries most of the signal. Size, revenue level and distress signals were tried as
-# well and ranked the lists worse on later months: with a ~5 % take-up label, more features give
-# the model more room to fit who applies for reasons other than demand (docs/MARKETING.md).
+# condition carries most of the signal; the quarterly, margin-adjusted and precision-shrunk
+# estimate reads it best. Size, revenue level and distress signals were tried as well and ranked
+# the lists worse on later months: with a ~5 % take-up label, more features give the model more
+# room to fit who applies for reasons other than demand (docs/MARKETING.md).
 DEMAND_FEATURES = (
+    "demand_growth_estimate_36m",
     "demand_underlying_growth_36m",
     "demand_manufacturing",
     "reg_age_months",
@@ -36,11 +38,22 @@ DEFAULT_FEATURE_SET = DEMAND_FEATURE_SET
 DEFAULT_ALGORITHM = "lightgbm"
 # Model convention: +1 = a larger value makes the event (taking up) likelier.
 DEMAND_MONOTONE = {
+    "demand_growth_estimate_36m": 1,
     "demand_underlying_growth_36m": 1,
     "demand_manufacturing": 1,
     "demand_loan_queries_24m": 1,
     "demand_lenders_queried_24m": 1,
     "demand_applications_24m": 1,
+}
+# LightGBM on the curated set: stumps (one split per tree) make an additive model, as demand's
+# causes are additive on the log-odds scale; a ~5 % label learnt by deeper trees spends itself on
+# interactions that do not carry to later months (docs/MARKETING.md). Many firms per leaf, and
+# more, smaller steps, since each tree says little.
+CURATED_LIGHTGBM = {
+    "num_leaves": 2,
+    "n_estimators": 300,
+    "learning_rate": 0.05,
+    "min_child_samples": 500,
 }
 
 
@@ -113,6 +126,33 @@ class FittedPropensity:
         return dict(self.result.metrics)
 
 
+def refit_on_all_rows(prepared: Any, result: Any) -> Any:
+    """The result with its model refit, same settings, on every row: development, validation
+    and out-of-time.
+
+    The split has done its job (the metrics and evaluation rows stay those of the model fitted
+    on development months, so they remain an honest out-of-time measure); the model that serves
+    should also learn from the latest months, whose growth estimates rest on the longest
+    histories and so look most like the firms the lists will score."""
+    import inspect
+    from dataclasses import replace as replace_result
+
+    fitted = result.model
+    settings = {
+        name: getattr(fitted, name)
+        for name in inspect.signature(type(fitted)).parameters
+        if hasattr(fitted, name)
+    }
+    data = prepared.data
+    model = type(fitted)(**settings)
+    model.fit(data[result.features], data[TARGET_COLUMN].to_numpy())  # type: ignore[attr-defined]
+    note = (
+        f"served model refit on all {len(data):,} rows (development, validation and "
+        "out-of-time); metrics are those of the development-only fit"
+    )
+    return replace_result(result, model=model, notes=[*result.notes, note])
+
+
 def prepare_curated(dataset: TrainingDataset) -> Any:
     """The models' time-ordered split with every curated feature kept.
 
@@ -163,7 +203,9 @@ def fit_propensity(
     on the development rows. The catalog sets go through the models' selection (on
     development rows only, ``max_features`` kept); the curated ``demand`` set keeps all its
     features. LightGBM gets demand's directions as monotone constraints on the curated set and
-    none on the catalog sets: the catalog's directions are credit-risk ones, not take-up's."""
+    none on the catalog sets: the catalog's directions are credit-risk ones, not take-up's.
+    LightGBM on the curated set is additive (``CURATED_LIGHTGBM``) and, once measured, refit on
+    every row (``refit_on_all_rows``)."""
     from puhui.models import workflow
 
     candidates = restrict_features(dataset, feature_set)
@@ -178,5 +220,9 @@ def fit_propensity(
         params["monotone"] = (
             {n: d for n, d in DEMAND_MONOTONE.items() if n in prepared.features} if curated else {}
         )
+        if curated:
+            params.update(CURATED_LIGHTGBM)
     result = workflow.fit(prepared, algorithm, catalog, params=params)
+    if algorithm == "lightgbm" and curated:
+        result = refit_on_all_rows(prepared, result)
     return FittedPropensity(prepared, result, algorithm, feature_set)
