@@ -2,9 +2,10 @@
 
 In-process: ``DecisionService.decide`` for random firms of a feature snapshot (p50/p90/p99).
 Over HTTP: ``POST /api/v1/products/match/{uscc}`` served by uvicorn (``--workers`` processes,
-httptools and uvloop when installed), driven by 50 concurrent keep-alive clients (closed loop:
-each sends its next request when the last one answered; ``--client raw`` a lean socket client,
-``--client httpx`` httpx's AsyncClient); p50/p99, throughput and a latency histogram.
+each on its own ``SO_REUSEPORT`` socket; httptools and uvloop when installed), driven by 50
+concurrent keep-alive clients (closed loop: each sends its next request when the last one
+answered; ``--client raw`` a lean socket client, ``--client httpx`` httpx's AsyncClient);
+p50/p99, throughput, a latency histogram and how the connections spread over the workers.
 
 Needs a data folder with a feature snapshot and a migrated store (``puhui demo`` makes one).
 ``--model lightgbm`` scores with a LightGBM model fitted on the snapshot at start-up (a stand-in
@@ -150,22 +151,27 @@ def make_app():  # type: ignore[no-untyped-def]
     return app
 
 
-def serve(data_dir: Path, model: str, port: int, workers: int) -> None:
-    """Child process: uvicorn with ``workers`` processes (httptools and uvloop when installed)."""
+def serve(data_dir: Path, model: str, port: int) -> None:
+    """Child process: one uvicorn worker (httptools and uvloop when installed) on its own
+    ``SO_REUSEPORT`` socket, so the kernel spreads connections over the worker processes.
+
+    uvicorn's ``--workers`` share one accepting socket instead, and the first worker to wake
+    took all 50 connections at once (measured: 50 / 0), leaving the other process idle."""
     import uvicorn
 
     os.environ["BENCH_DATA_DIR"] = str(data_dir)
     os.environ["BENCH_MODEL"] = model
-    uvicorn.run(
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    listener.bind(("127.0.0.1", port))
+    config = uvicorn.Config(
         "bench_decision:make_app",
         factory=True,
-        app_dir=str(Path(__file__).parent),
-        host="127.0.0.1",
-        port=port,
-        workers=workers,
         log_level="warning",
         access_log=False,
     )
+    uvicorn.Server(config).run(sockets=[listener])
 
 
 async def drive_raw(
@@ -271,66 +277,82 @@ def over_http(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            __file__,
-            "--serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--model",
-            model,
-            "--workers",
-            str(workers),
-        ]
-    )
+    command = [sys.executable, __file__, "--serve", "--port", str(port)]
+    command += ["--data-dir", str(data_dir), "--model", model]
+    servers = [subprocess.Popen(command) for _ in range(workers)]
     try:
         import httpx
 
         deadline = time.monotonic() + 600  # a loaded machine builds the index slowly
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/api/v1/products", timeout=2)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or child.poll() is not None:
-                    raise RuntimeError("the benchmark server did not start") from None
+        for server in servers:  # each worker answers before the clients connect
+            while not _sockets(server.pid, port, "0A"):
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the benchmark server did not start")
                 time.sleep(0.5)
         catalog = httpx.get(f"http://127.0.0.1:{port}/api/v1/products", timeout=5).json()
         assert catalog["products"], catalog
         firms = _firms(data_dir)
-        server_before, client_before = _tree_cpu_seconds(child.pid), time.process_time()
+        pids = [server.pid for server in servers]
+        server_before, client_before = _cpu_seconds_of(pids), time.process_time()
         driver = drive_raw if client == "raw" else drive
-        result = asyncio.run(driver(port, firms, clients, requests, seed))
-        server_cpu = _tree_cpu_seconds(child.pid) - server_before
+        connections: list[int] = []
+
+        async def run() -> dict[str, object]:
+            # The last moment every client was connected: the measured phase's spread.
+            driving = asyncio.create_task(driver(port, firms, clients, requests, seed))
+            while not driving.done():
+                await asyncio.sleep(0.2)
+                counts = [_sockets(pid, port, "01") for pid in pids]
+                if sum(counts) == clients:
+                    connections[:] = counts
+            return await driving
+
+        result = asyncio.run(run())
+        server_cpu = _cpu_seconds_of(pids) - server_before
         client_cpu = time.process_time() - client_before
         total = int(result["requests"]) + clients * 4  # type: ignore[call-overload]
         result["server_cpu_ms_per_request"] = server_cpu * 1000 / total
         result["client_cpu_ms_per_request"] = client_cpu * 1000 / total
         result["load_average"] = os.getloadavg()
         result["workers"], result["client"] = workers, client
+        result["connections_per_worker"] = connections
         result["server_stack"] = _server_stack()
         return result
     finally:
-        child.terminate()
-        child.wait(timeout=30)
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=30)
+
+
+def _sockets(pid: int, port: int, state: str) -> int:
+    """How many of ``pid``'s TCP sockets on local ``port`` are in ``state`` (``/proc`` hex
+    code: ``01`` established, ``0A`` listening); Linux only."""
+    owned = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            owned.add(int(target[8:-1]))
+    count = 0
+    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        if local_port == port and fields[3] == state and int(fields[9]) in owned:
+            count += 1
+    return count
+
+
+def _cpu_seconds_of(pids: list[int]) -> float:
+    return sum(_cpu_seconds(pid) for pid in pids)
 
 
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU of a process (Linux ``/proc``), to judge cost apart from machine load."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _tree_cpu_seconds(pid: int) -> float:
-    """CPU of the server and its worker processes."""
-    total = _cpu_seconds(pid)
-    for child in Path(f"/proc/{pid}/task").glob("*/children"):
-        for kid in child.read_text().split():
-            total += _tree_cpu_seconds(int(kid))
-    return total
 
 
 def _server_stack() -> str:
@@ -360,7 +382,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-http", action="store_true")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn processes, one SO_REUSEPORT socket each"
+    )
     parser.add_argument(
         "--client", choices=["raw", "httpx"], default="raw", help="load generator over HTTP"
     )
@@ -368,7 +392,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.data_dir, args.model, args.port, args.workers)
+        serve(args.data_dir, args.model, args.port)
         return
     report: dict[str, object] = {"model": args.model}
     report["in_process"] = in_process(args.data_dir, args.model, args.decisions, args.seed)
