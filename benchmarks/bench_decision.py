@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from puhui.api.workers import start_workers
 
 HISTOGRAM_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
@@ -133,45 +133,21 @@ def in_process(data_dir: Path, model: str, n: int, seed: int) -> dict[str, objec
     }
 
 
-def make_app():  # type: ignore[no-untyped-def]
-    """The origination router alone, for one uvicorn worker (settings from the environment)."""
+def make_app(data_dir: Path, model: str):  # type: ignore[no-untyped-def]
+    """The origination router alone, for one uvicorn worker."""
     from fastapi import FastAPI
 
     from puhui.api import origination as origination_api
     from puhui.api.app import NO_NATIVE_TELEMETRY
     from puhui.settings import load_settings
 
-    data_dir = Path(os.environ["BENCH_DATA_DIR"])
     app = FastAPI(telemetry=NO_NATIVE_TELEMETRY)  # as ``create_app`` configures it
     app.state.settings = load_settings(data_dir=str(data_dir))
-    app.state.origination = build_runtime(data_dir, os.environ["BENCH_MODEL"])
+    app.state.origination = build_runtime(data_dir, model)
     gc.collect()
     gc.freeze()
     app.include_router(origination_api.router, prefix="/api/v1")
     return app
-
-
-def serve(data_dir: Path, model: str, port: int) -> None:
-    """Child process: one uvicorn worker (httptools and uvloop when installed) on its own
-    ``SO_REUSEPORT`` socket, so the kernel spreads connections over the worker processes.
-
-    uvicorn's ``--workers`` share one accepting socket instead, and the first worker to wake
-    took all 50 connections at once (measured: 50 / 0), leaving the other process idle."""
-    import uvicorn
-
-    os.environ["BENCH_DATA_DIR"] = str(data_dir)
-    os.environ["BENCH_MODEL"] = model
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    listener.bind(("127.0.0.1", port))
-    config = uvicorn.Config(
-        "bench_decision:make_app",
-        factory=True,
-        log_level="warning",
-        access_log=False,
-    )
-    uvicorn.Server(config).run(sockets=[listener])
 
 
 async def drive_raw(
@@ -274,25 +250,29 @@ def over_http(
     workers: int = 1,
     client: str = "raw",
 ) -> dict[str, object]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, __file__, "--serve", "--port", str(port)]
-    command += ["--data-dir", str(data_dir), "--model", model]
-    servers = [subprocess.Popen(command) for _ in range(workers)]
+    # The workers as ``puhui serve --workers`` starts them: one SO_REUSEPORT socket each.
+    group = start_workers(
+        functools.partial(make_app, data_dir, model),
+        workers,
+        "127.0.0.1",
+        0,
+        log_level="warning",
+        access_log=False,
+    )
+    port = group.port
     try:
         import httpx
 
         deadline = time.monotonic() + 600  # a loaded machine builds the index slowly
-        for server in servers:  # each worker answers before the clients connect
-            while not _sockets(server.pid, port, "0A"):
-                if time.monotonic() > deadline or server.poll() is not None:
+        for server in group.processes:  # each worker answers before the clients connect
+            while not _sockets(server.pid, port, "0A"):  # type: ignore[arg-type]
+                if time.monotonic() > deadline or not server.is_alive():
                     raise RuntimeError("the benchmark server did not start")
                 time.sleep(0.5)
         catalog = httpx.get(f"http://127.0.0.1:{port}/api/v1/products", timeout=5).json()
         assert catalog["products"], catalog
         firms = _firms(data_dir)
-        pids = [server.pid for server in servers]
+        pids = group.pids
         server_before, client_before = _cpu_seconds_of(pids), time.process_time()
         driver = drive_raw if client == "raw" else drive
         connections: list[int] = []
@@ -319,10 +299,8 @@ def over_http(
         result["server_stack"] = _server_stack()
         return result
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            server.wait(timeout=30)
+        group.stop()
+        group.join()
 
 
 def _sockets(pid: int, port: int, state: str) -> int:
@@ -388,12 +366,7 @@ def main() -> None:
     parser.add_argument(
         "--client", choices=["raw", "httpx"], default="raw", help="load generator over HTTP"
     )
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve(args.data_dir, args.model, args.port)
-        return
     report: dict[str, object] = {"model": args.model}
     report["in_process"] = in_process(args.data_dir, args.model, args.decisions, args.seed)
     report["load_average"] = os.getloadavg()

@@ -85,6 +85,13 @@ class SentinelIndex:
     latest_person: dict[str, dict[str, Any]] = field(default_factory=dict)
     lake_applications: pl.DataFrame = field(default_factory=pl.DataFrame)
     phone_firms: dict[str, set[str]] = field(default_factory=dict)
+    # Per-firm parts that depend only on the index and the day (see ``_firm_day``); set to
+    # False to compute them on every call (the tests compare both ways).
+    memoise: bool = True
+    _memo_day: date | None = field(default=None, repr=False)
+    _firm_day_memo: dict[str, _FirmDay] = field(default_factory=dict, repr=False)
+    _graph_memo: dict[str, dict[str, float | None]] = field(default_factory=dict, repr=False)
+    _panel_memo: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     # --- building --------------------------------------------------------------------------
 
@@ -206,13 +213,14 @@ class SentinelIndex:
         }
         rep = firm.legal_rep if firm else None
         row.update(self.history.features(application, self._same_owner(rep)))
-        rep_info = self.persons.get(rep or "", {})
-        contact = hash_phone(firm.contact_phone) if firm else None
+        parts = self._firm_day(application.uscc, firm, day)
         row["applicant_is_legal_rep"] = None if applicant_id is None else applicant_id == rep
         row["phone_is_legal_rep"] = (
-            application.phone == rep_info.get("phone") if application.phone else None
+            application.phone == parts.rep_phone if application.phone else None
         )
-        row["phone_is_contact"] = application.phone == contact if application.phone else None
+        row["phone_is_contact"] = (
+            application.phone == parts.contact_phone if application.phone else None
+        )
         row["phone_known"] = (
             bool(row["phone_is_legal_rep"] or row["phone_is_contact"])
             if application.phone
@@ -230,22 +238,74 @@ class SentinelIndex:
         row["phone_other_firms"] = (
             float(len(registered) + row.pop("phone_app_other_firms")) if application.phone else None
         )
-        birth = rep_info.get("birth")
-        row["legal_rep_age"] = (day - birth).days / 365.25 if birth else None
-        row["legal_rep_firms"] = float(self.counts["legal_rep"].get(rep or "", 0))
-        changes = self.events["legal_rep_change"].before(
-            application.uscc, day, day - timedelta(days=180)
-        )
-        row["legal_rep_changed_180d"] = bool(changes)
-        row.update(self._firm_static(firm, day))
+        row.update(parts.registration)
         row.update(self._bureau_queries(application.uscc, rep, at))
-        row.update(self._legal(application.uscc, rep, day))
-        hits = self._blacklist(application, firm, applicant_id, day)
+        row.update(parts.legal)
+        hits = list(parts.blacklist_hits)
+        hits += self._blacklist_application(application, firm, applicant_id, day)
         row.update(_blacklist_features(hits, self.blacklist, firm, day))
-        known = lambda uscc: (d := self.listed_on.get(uscc)) is not None and d <= day  # noqa: E731
-        ages = _AgeView(self.firms, day)
-        row.update(self.graph.features(application.uscc, ages, known))
+        row.update(self._graph_features(application.uscc, day))
         return row, hits
+
+    def _firm_day(self, uscc: str, firm: Firm | None, day: date) -> _FirmDay:
+        """What registration, court and bureau events and the firm-side blacklist checks say
+        about a firm on ``day``: none of it depends on the application or on recorded
+        applications, so it is computed once per firm per day."""
+        if not self.memoise:
+            return self._compute_firm_day(uscc, firm, day)
+        self._start_day(day)
+        parts = self._firm_day_memo.get(uscc)
+        if parts is None:
+            parts = self._firm_day_memo[uscc] = self._compute_firm_day(uscc, firm, day)
+        return parts
+
+    def _compute_firm_day(self, uscc: str, firm: Firm | None, day: date) -> _FirmDay:
+        rep = firm.legal_rep if firm else None
+        rep_info = self.persons.get(rep or "", {})
+        birth = rep_info.get("birth")
+        changes = self.events["legal_rep_change"].before(uscc, day, day - timedelta(days=180))
+        registration: dict[str, Any] = {
+            "legal_rep_age": (day - birth).days / 365.25 if birth else None,
+            "legal_rep_firms": float(self.counts["legal_rep"].get(rep or "", 0)),
+            "legal_rep_changed_180d": bool(changes),
+        }
+        registration.update(self._firm_static(firm, day))
+        return _FirmDay(
+            rep_phone=rep_info.get("phone"),
+            contact_phone=hash_phone(firm.contact_phone) if firm else None,
+            registration=registration,
+            legal=self._legal(uscc, rep, day),
+            blacklist_hits=tuple(self._blacklist_firm(uscc, firm, day)),
+        )
+
+    def _graph_features(self, uscc: str, day: date) -> dict[str, float | None]:
+        """The graph walk, kept until the graph or the fraud listings change (``record``) or
+        the day does (ages and listings are as of the day)."""
+        if self.memoise:
+            self._start_day(day)
+            features = self._graph_memo.get(uscc)
+            if features is not None:
+                return features
+        known = lambda u: (d := self.listed_on.get(u)) is not None and d <= day  # noqa: E731
+        features = self.graph.features(uscc, _AgeView(self.firms, day), known)
+        if self.memoise:
+            self._graph_memo[uscc] = features
+        return features
+
+    def prepare(self, day: date) -> None:
+        """Fill the per-firm parts for every firm on ``day`` (at start-up, so the first
+        request for a firm does not pay for them)."""
+        if not self.memoise:
+            return
+        for uscc, firm in self.firms.items():
+            self._firm_day(uscc, firm, day)
+            self._graph_features(uscc, day)
+
+    def _start_day(self, day: date) -> None:
+        if day != self._memo_day:
+            self._memo_day = day
+            self._firm_day_memo.clear()
+            self._graph_memo.clear()
 
     def _same_owner(self, rep: str | None) -> Callable[[str], bool]:
         firms = self.firms
@@ -261,6 +321,7 @@ class SentinelIndex:
         ):
             if value:
                 self.graph.add(Link(application.uscc, kind, value))
+        self._graph_memo.clear()  # the graph and the listings below change
         for hit in hits:
             if hit.entry.reason in FRAUD_LIST_REASONS and hit.match == "exact":
                 current = self.listed_on.get(application.uscc)
@@ -329,16 +390,11 @@ class SentinelIndex:
             "tax_rating": ratings[-1]["rating"] if ratings else None,
         }
 
-    def _blacklist(
-        self,
-        application: PastApplication,
-        firm: Firm | None,
-        applicant_id: str | None,
-        day: date,
-    ) -> list[BlacklistHit]:
+    def _blacklist_firm(self, uscc: str, firm: Firm | None, day: date) -> list[BlacklistHit]:
+        """The firm, its legal representative, its name and its shareholders."""
         b = self.blacklist
-        hits = b.exact("enterprise", application.uscc, day, "enterprise")
-        hits += b.one_edit("enterprise", application.uscc, day, "enterprise")
+        hits = b.exact("enterprise", uscc, day, "enterprise")
+        hits += b.one_edit("enterprise", uscc, day, "enterprise")
         if firm:
             hits += b.exact("person", firm.legal_rep, day, "legal_rep")
             hits += b.one_edit("person", firm.legal_rep, day, "legal_rep")
@@ -347,6 +403,18 @@ class SentinelIndex:
                 if holder != firm.legal_rep:
                     hits += b.exact("person", holder, day, "shareholder")
                     hits += b.exact("enterprise", holder, day, "shareholder")
+        return hits
+
+    def _blacklist_application(
+        self,
+        application: PastApplication,
+        firm: Firm | None,
+        applicant_id: str | None,
+        day: date,
+    ) -> list[BlacklistHit]:
+        """What the application brings: the applicant, phone, device and IP address."""
+        b = self.blacklist
+        hits: list[BlacklistHit] = []
         if applicant_id and (firm is None or applicant_id != firm.legal_rep):
             hits += b.exact("person", applicant_id, day, "applicant")
         hits += b.exact("phone", application.phone, day, "phone")
@@ -357,7 +425,16 @@ class SentinelIndex:
     # --- real time -------------------------------------------------------------------------
 
     def panel_row(self, uscc: str) -> dict[str, Any]:
-        """The newest panel month of a firm with its legal rep's and spouse's credit."""
+        """The newest panel month of a firm with its legal rep's and spouse's credit (a fresh
+        dict each call; the panel is fixed for the index's life, so it is assembled once)."""
+        if not self.memoise:
+            return self._panel_row(uscc)
+        row = self._panel_memo.get(uscc)
+        if row is None:
+            row = self._panel_memo[uscc] = self._panel_row(uscc)
+        return dict(row)
+
+    def _panel_row(self, uscc: str) -> dict[str, Any]:
         row = dict(self.latest_firm.get(uscc, {}))
         firm = self.firms.get(uscc)
         rep = firm.legal_rep if firm else None
@@ -365,6 +442,17 @@ class SentinelIndex:
         row.update(_person_columns("rep", self.latest_person.get(rep or "", {})))
         row.update(_person_columns("spouse", self.latest_person.get(spouse or "", {})))
         return row
+
+
+@dataclass(frozen=True)
+class _FirmDay:
+    """A firm's application-independent features on one day, and its firm-side listings."""
+
+    rep_phone: str | None
+    contact_phone: str | None
+    registration: dict[str, Any]
+    legal: dict[str, Any]
+    blacklist_hits: tuple[BlacklistHit, ...]
 
 
 class _AgeView(Mapping[str, float]):

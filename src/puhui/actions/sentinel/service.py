@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,11 @@ def feature_schema() -> dict[str, Type]:
     schema: dict[str, Type] = dict(FEATURE_TYPES)
     schema.update({spec.feature_name: "number" for spec in load_model_specs()})
     return schema
+
+
+def local_day(at: datetime) -> date:
+    """The Beijing-time day of an instant: the day every per-day feature is computed for."""
+    return (at + timedelta(hours=8)).date()
 
 
 def challenger_arm(application_id: str, percent: float) -> bool:
@@ -125,6 +130,7 @@ class SentinelService:
             session_factory=session_factory,
         )
         service.precompute_firm_scores()
+        service.index.prepare(local_day(service.clock()))
         return service
 
     def precompute_firm_scores(self) -> None:
