@@ -61,7 +61,7 @@ class FraudGraph:
                     sizes[node] = len(firms)
                 continue
             for community in nx.community.louvain_communities(
-                self.graph.subgraph(component), seed=seed
+                _ordered_subgraph(self.graph, component), seed=seed
             ):
                 members = [n for n in community if n.startswith("firm:")]
                 for node in members:
@@ -151,3 +151,19 @@ def ring_score(
 def known_before(listed_on: Mapping[str, date], on: date) -> Callable[[str], bool]:
     """A firm counts as known fraud on ``on`` when it was listed before that day."""
     return lambda uscc: (day := listed_on.get(uscc)) is not None and day <= on
+
+
+def _ordered_subgraph(graph: nx.Graph, nodes: set[str]) -> nx.Graph:
+    """The component as a graph whose nodes and edges are in sorted order: Louvain visits them in
+    iteration order, and a view of a set iterates in hash order, which changes with
+    PYTHONHASHSEED, so two processes (or two workers) could split the same ring differently."""
+    ordered = nx.Graph()
+    ordered.add_nodes_from(sorted(nodes))
+    view = graph.subgraph(nodes)
+    ordered.add_edges_from(
+        sorted(
+            ((min(u, v), max(u, v), data) for u, v, data in view.edges(data=True)),
+            key=lambda edge: (edge[0], edge[1]),
+        )
+    )
+    return ordered
