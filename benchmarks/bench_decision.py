@@ -15,6 +15,11 @@ the registered champion or, without one, the profile fallback score.
 
     .venv/bin/python benchmarks/bench_decision.py --data-dir puhui-data
     .venv/bin/python benchmarks/bench_decision.py --data-dir puhui-data --model lightgbm
+    .venv/bin/python benchmarks/bench_decision.py --data-dir D --workers 2 --app full
+
+``--app full`` serves the whole app as ``puhui serve`` does (bearer token looked up on every
+request, security and observability middleware); the demo users' passwords of ``D`` are reset
+to get a token, so point it at a copy of the demo data.
 """
 
 from __future__ import annotations
@@ -133,6 +138,38 @@ def in_process(data_dir: Path, model: str, n: int, seed: int) -> dict[str, objec
     }
 
 
+def make_full_app(data_dir: Path, model: str):  # type: ignore[no-untyped-def]
+    """The whole app as ``puhui serve`` builds it (bearer-token check, middleware, every
+    router), with the benchmark's decision runtime, for one uvicorn worker."""
+    from puhui.api.app import create_app
+    from puhui.settings import load_settings
+
+    app = create_app(load_settings(data_dir=str(data_dir)), web=False)
+    app.state.origination = build_runtime(data_dir, model)
+    gc.collect()
+    gc.freeze()
+    return app
+
+
+def bench_token(data_dir: Path) -> str:
+    """A bearer token of the demo risk officer (``seed_demo_users`` resets the demo passwords
+    in the data folder's store: use a benchmark copy of the demo data)."""
+    from puhui.api.services import AppServices
+    from puhui.data.store.access_tables import SessionKind
+    from puhui.settings import load_settings
+
+    services = AppServices(load_settings(data_dir=str(data_dir)))
+    try:
+        credentials = services.access.seed_demo_users()
+        officer = next(c for c in credentials if c.role.value == "risk_officer")
+        opened = services.access.login(
+            officer.username, officer.password, kind=SessionKind.API, client=None
+        )
+        return opened.token
+    finally:
+        services.close()
+
+
 def make_app(data_dir: Path, model: str):  # type: ignore[no-untyped-def]
     """The origination router alone, for one uvicorn worker."""
     from fastapi import FastAPI
@@ -151,15 +188,16 @@ def make_app(data_dir: Path, model: str):  # type: ignore[no-untyped-def]
 
 
 async def drive_raw(
-    port: int, firms: list[str], clients: int, requests: int, seed: int
+    port: int, firms: list[str], clients: int, requests: int, seed: int, token: str = ""
 ) -> dict[str, object]:
     """A lean closed-loop load generator: one keep-alive socket per client, the request bytes
     prepared in advance and only the status line and Content-Length parsed, so the client costs
     a fraction of the server's CPU per request (httpx costs 3–5 ms at 50 connections)."""
     rng = random.Random(seed)
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
     queue = [
         f"POST /api/v1/products/match/{rng.choice(firms)} HTTP/1.1\r\nHost: bench\r\n"
-        "Content-Length: 0\r\n\r\n".encode()
+        f"{auth}Content-Length: 0\r\n\r\n".encode()
         for _ in range(requests + clients * 4)
     ]
     timings: list[float] = []
@@ -196,7 +234,7 @@ async def drive_raw(
 
 
 async def drive(
-    port: int, firms: list[str], clients: int, requests: int, seed: int
+    port: int, firms: list[str], clients: int, requests: int, seed: int, token: str = ""
 ) -> dict[str, object]:
     import httpx
 
@@ -205,7 +243,10 @@ async def drive(
     timings: list[float] = []
     statuses: dict[int, int] = {}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", limits=limits, headers=headers
+    ) as client:
         for uscc in queue[: clients * 4]:  # warm-up
             await client.post(f"/api/v1/products/match/{uscc}")
         work = iter(queue)
@@ -249,10 +290,13 @@ def over_http(
     *,
     workers: int = 1,
     client: str = "raw",
+    app: str = "router",
 ) -> dict[str, object]:
+    token = bench_token(data_dir) if app == "full" else ""
+    factory = make_full_app if app == "full" else make_app
     # The workers as ``puhui serve --workers`` starts them: one SO_REUSEPORT socket each.
     group = start_workers(
-        functools.partial(make_app, data_dir, model),
+        functools.partial(factory, data_dir, model),
         workers,
         "127.0.0.1",
         0,
@@ -269,7 +313,10 @@ def over_http(
                 if time.monotonic() > deadline or not server.is_alive():
                     raise RuntimeError("the benchmark server did not start")
                 time.sleep(0.5)
-        catalog = httpx.get(f"http://127.0.0.1:{port}/api/v1/products", timeout=5).json()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        catalog = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/products", headers=headers, timeout=5
+        ).json()
         assert catalog["products"], catalog
         firms = _firms(data_dir)
         pids = group.pids
@@ -279,7 +326,7 @@ def over_http(
 
         async def run() -> dict[str, object]:
             # The last moment every client was connected: the measured phase's spread.
-            driving = asyncio.create_task(driver(port, firms, clients, requests, seed))
+            driving = asyncio.create_task(driver(port, firms, clients, requests, seed, token))
             while not driving.done():
                 await asyncio.sleep(0.2)
                 counts = [_sockets(pid, port, "01") for pid in pids]
@@ -294,7 +341,7 @@ def over_http(
         result["server_cpu_ms_per_request"] = server_cpu * 1000 / total
         result["client_cpu_ms_per_request"] = client_cpu * 1000 / total
         result["load_average"] = os.getloadavg()
-        result["workers"], result["client"] = workers, client
+        result["workers"], result["client"], result["app"] = workers, client, app
         result["connections_per_worker"] = connections
         result["server_stack"] = _server_stack()
         return result
@@ -366,6 +413,12 @@ def main() -> None:
     parser.add_argument(
         "--client", choices=["raw", "httpx"], default="raw", help="load generator over HTTP"
     )
+    parser.add_argument(
+        "--app",
+        choices=["router", "full"],
+        default="router",
+        help="serve the origination router alone, or the whole app with a bearer token",
+    )
     args = parser.parse_args()
     report: dict[str, object] = {"model": args.model}
     report["in_process"] = in_process(args.data_dir, args.model, args.decisions, args.seed)
@@ -380,6 +433,7 @@ def main() -> None:
             args.seed,
             workers=args.workers,
             client=args.client,
+            app=args.app,
         )
     print(json.dumps(report, ensure_ascii=False, indent=2))
 

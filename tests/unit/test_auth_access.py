@@ -178,6 +178,71 @@ def test_an_api_token_expires_and_is_not_a_page_session(access, clock) -> None:
     assert access.resolve(opened.token, SessionKind.API) is None
 
 
+def _revoke_in_the_store(store, token: str, clock) -> None:  # type: ignore[no-untyped-def]
+    """What another worker's logout does: the session row revoked, this worker not told."""
+    from puhui.actions.access.service import token_hash
+    from puhui.data.store.access_tables import UserSession
+
+    with store.begin() as session:
+        session.get(UserSession, token_hash(token)).revoked_at = clock()
+
+
+def test_a_checked_api_token_is_trusted_for_the_recheck_interval_then_read_again(
+    access, store, clock
+) -> None:
+    opened = _login(access, kind=SessionKind.API)
+    assert access.resolve(opened.token, SessionKind.API) is not None
+    _revoke_in_the_store(store, opened.token, clock)  # revoked by another worker
+    clock.advance(seconds=1)
+    found = access.resolve(opened.token, SessionKind.API)
+    assert found is not None and found[0].username == "zhangsan"  # within 2 s: from memory
+    clock.advance(seconds=1)
+    assert access.resolve(opened.token, SessionKind.API) is None  # read again: revoked
+    assert access.recently_checked(opened.token) is None
+
+
+def test_logout_and_a_new_password_end_a_remembered_api_token_at_once(access) -> None:
+    first = _login(access, kind=SessionKind.API)
+    second = _login(access, kind=SessionKind.API)
+    assert access.resolve(first.token, SessionKind.API) is not None
+    assert access.resolve(second.token, SessionKind.API) is not None
+    access.logout(first.token)
+    assert access.resolve(first.token, SessionKind.API) is None
+    assert access.recently_checked(second.token) is not None
+    access.set_password("zhangsan", "Another-Secret-8")
+    assert access.recently_checked(second.token) is None
+    assert access.resolve(second.token, SessionKind.API) is None
+
+
+def test_a_remembered_api_token_still_expires_on_time(store, clock) -> None:  # type: ignore[no-untyped-def]
+    service = AccessService(
+        store,
+        policy=AccessPolicy(api_token=timedelta(seconds=30), api_recheck=timedelta(minutes=5)),
+        passwords=cheap_passwords(),
+        clock=clock,
+    )
+    service.add_user("zhangsan", "AM1", PASSWORD)
+    opened = _login(service, kind=SessionKind.API)
+    assert service.resolve(opened.token, SessionKind.API) is not None
+    clock.advance(seconds=31)
+    assert service.recently_checked(opened.token) is None
+    assert service.resolve(opened.token, SessionKind.API) is None
+
+
+def test_a_zero_recheck_interval_reads_the_store_on_every_request(store, clock) -> None:  # type: ignore[no-untyped-def]
+    service = AccessService(
+        store,
+        policy=AccessPolicy(api_recheck=timedelta(0)),
+        passwords=cheap_passwords(),
+        clock=clock,
+    )
+    service.add_user("zhangsan", "AM1", PASSWORD)
+    opened = _login(service, kind=SessionKind.API)
+    assert service.resolve(opened.token, SessionKind.API) is not None
+    _revoke_in_the_store(store, opened.token, clock)
+    assert service.resolve(opened.token, SessionKind.API) is None
+
+
 def test_logout_revokes_the_session_and_a_new_password_ends_all_sessions(access) -> None:
     first, second = _login(access), _login(access)
     access.logout(first.token)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,19 +27,21 @@ bearer = HTTPBearer(
 )
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_services(request: Request) -> AppServices:
+async def get_services(request: Request) -> AppServices:
     return request.app.state.services
 
 
-def get_store(services: Annotated[AppServices, Depends(get_services)]) -> sessionmaker[Session]:
+async def get_store(
+    services: Annotated[AppServices, Depends(get_services)],
+) -> sessionmaker[Session]:
     return services.sessions
 
 
-def get_access(services: Annotated[AppServices, Depends(get_services)]) -> AccessService:
+async def get_access(services: Annotated[AppServices, Depends(get_services)]) -> AccessService:
     return services.access
 
 
@@ -48,11 +51,13 @@ StoreDep = Annotated[sessionmaker[Session], Depends(get_store)]
 AccessDep = Annotated[AccessService, Depends(get_access)]
 
 
-def current_principal(
+async def current_principal(
     access: AccessDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """The principal of a live API token, or 401."""
+    """The principal of a live API token, or 401. A token this worker checked within
+    ``AccessPolicy.api_recheck`` is taken on the event loop; otherwise the store is read in
+    the thread pool (it blocks)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             401,
@@ -60,7 +65,9 @@ def current_principal(
             "(POST /api/v1/auth/token)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    found = access.resolve(credentials.credentials, SessionKind.API)
+    found = access.recently_checked(credentials.credentials)
+    if found is None:
+        found = await run_in_threadpool(access.resolve, credentials.credentials, SessionKind.API)
     if found is None:
         raise HTTPException(
             401,

@@ -25,3 +25,7 @@ class AccessPolicy:
     client_attempts: int = 30
     client_window: timedelta = timedelta(minutes=5)
     touch_every: timedelta = timedelta(seconds=60)
+    api_recheck: timedelta = timedelta(seconds=2)
+    """How long a worker trusts an API token it has just checked before asking the store again:
+    a token revoked by another worker (logout, password change, deactivation) stops working
+    within this; in the worker that revoked it, at once. Zero checks every request."""

@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -95,6 +95,9 @@ class AccessService:
         self.policy = policy or AccessPolicy()
         self._passwords = passwords or Passwords()
         self._clock = clock
+        # token hash -> (principal, csrf, trusted until, token expiry): API tokens checked in the
+        # last ``policy.api_recheck``, so a busy channel's token costs one store read per interval.
+        self._recent_api: dict[str, tuple[Principal, str, datetime, datetime]] = {}
 
     # --- users ----------------------------------------------------------------------------
 
@@ -321,6 +324,10 @@ class AccessService:
         if not token or len(token) > 200:
             return None
         now = self._clock()
+        if kind is SessionKind.API:
+            hit = self.recently_checked(token, now)
+            if hit is not None:
+                return hit
         with self._sessions() as session:
             found = session.execute(
                 select(UserSession, UserAccount, Staff)
@@ -342,10 +349,40 @@ class AccessService:
             if now - live.last_seen_at >= self.policy.touch_every:
                 live.last_seen_at = now
                 session.commit()
-            return self._principal(session, account, staff), live.csrf_token
+            principal = self._principal(session, account, staff)
+            if kind is SessionKind.API and self.policy.api_recheck > timedelta(0):
+                trusted = now + self.policy.api_recheck
+                self._recent_api[live.token_hash] = (
+                    principal,
+                    live.csrf_token,
+                    trusted,
+                    live.expires_at,
+                )
+            return principal, live.csrf_token
+
+    def recently_checked(
+        self, token: str, now: datetime | None = None
+    ) -> tuple[Principal, str] | None:
+        """The principal of an API token this worker checked within ``policy.api_recheck`` and
+        that has not expired since, without touching the store; else None."""
+        key = token_hash(token)
+        hit = self._recent_api.get(key)
+        if hit is None:
+            return None
+        now = now or self._clock()
+        principal, csrf, trusted_until, expires_at = hit
+        if now >= trusted_until or now >= expires_at:
+            self._recent_api.pop(key, None)
+            return None
+        return principal, csrf
+
+    def forget_checked_tokens(self) -> None:
+        """Drop every remembered token check (after a change to accounts or sessions)."""
+        self._recent_api.clear()
 
     def logout(self, token: str) -> None:
         now = self._clock()
+        self._recent_api.pop(token_hash(token), None)
         with self._sessions.begin() as session:
             live = session.get(UserSession, token_hash(token))
             if live is None or live.revoked_at is not None:
@@ -364,6 +401,7 @@ class AccessService:
             )
 
     def _revoke_all(self, session: Session, username: str, now: datetime) -> None:
+        self.forget_checked_tokens()
         for live in session.scalars(
             select(UserSession).where(
                 UserSession.username == username, UserSession.revoked_at.is_(None)
