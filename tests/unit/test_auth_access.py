@@ -281,3 +281,16 @@ def test_a_staff_member_made_inactive_can_no_longer_use_a_session(access, store)
     assert access.resolve(opened.token, SessionKind.PAGE) is None
     with pytest.raises(AuthenticationError):
         _login(access)
+
+
+def test_remembered_api_token_checks_stay_bounded(access, clock, monkeypatch) -> None:
+    import puhui.actions.access.service as service_module
+
+    monkeypatch.setattr(service_module, "_RECENT_API_LIMIT", 3)
+    tokens = [_login(access, kind=SessionKind.API, client=f"10.0.0.{i}").token for i in range(3)]
+    for token in tokens:
+        assert access.resolve(token, SessionKind.API) is not None
+    clock.advance(seconds=3)  # all three past their recheck interval
+    fresh = _login(access, kind=SessionKind.API).token
+    assert access.resolve(fresh, SessionKind.API) is not None
+    assert len(access._recent_api) == 1  # the stale ones were swept, the new one kept

@@ -76,6 +76,10 @@ class DemoCredential:
     branch_id: str
 
 
+_RECENT_API_LIMIT = 10_000
+"""Remembered API token checks per worker before the stale ones are swept."""
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -351,6 +355,8 @@ class AccessService:
                 session.commit()
             principal = self._principal(session, account, staff)
             if kind is SessionKind.API and self.policy.api_recheck > timedelta(0):
+                if len(self._recent_api) >= _RECENT_API_LIMIT:
+                    self._forget_stale_checks(now)
                 trusted = now + self.policy.api_recheck
                 self._recent_api[live.token_hash] = (
                     principal,
@@ -375,6 +381,15 @@ class AccessService:
             self._recent_api.pop(key, None)
             return None
         return principal, csrf
+
+    def _forget_stale_checks(self, now: datetime) -> None:
+        """Drop checks past their interval (tokens seen once never come back to be dropped),
+        and all of them if that is not enough, so the memory stays bounded."""
+        for key, (_, _, trusted_until, _) in list(self._recent_api.items()):
+            if now >= trusted_until:
+                self._recent_api.pop(key, None)
+        if len(self._recent_api) >= _RECENT_API_LIMIT:
+            self._recent_api.clear()
 
     def forget_checked_tokens(self) -> None:
         """Drop every remembered token check (after a change to accounts or sessions)."""
