@@ -9,6 +9,8 @@ and counted through RUSAGE_CHILDREN).
     .venv/bin/python benchmarks/bench_features.py --enterprises 100000 --snapshots 36
     .venv/bin/python benchmarks/bench_features.py --enterprises 10000 --engine spark
     .venv/bin/python benchmarks/bench_features.py --enterprises 100000 --partitions 4
+    .venv/bin/python benchmarks/bench_features.py --enterprises 1000000 --engine spark \
+        --no-next-month --spark-driver-memory 10g
 
 ``--partitions`` builds the firms in that many hash slices (DuckDB; default: one per 100,000
 firms); ``--no-next-month`` skips the incremental build that follows the timed one.
@@ -64,16 +66,21 @@ def _one_build(
     partitions: int | None,
     next_month: bool,
     queue: multiprocessing.Queue,
+    spark_memory: str = "4g",
+    spark_partitions: int = 8,
 ) -> None:
     from puhui.data.lake import Lake
     from puhui.features.catalog import load_feature_catalog
-    from puhui.features.engines import DuckDBEngine, SparkEngine
+    from puhui.features.engines import DuckDBEngine, SparkEngine, spark_session
     from puhui.features.store import build_snapshots
 
     out = Path(tempfile.mkdtemp(prefix="puhui-bench-features-"))
     try:
         catalog = load_feature_catalog()
-        chosen = DuckDBEngine() if engine == "duckdb" else SparkEngine()
+        if engine == "duckdb":
+            chosen = DuckDBEngine()
+        else:
+            chosen = SparkEngine(spark_session("local[2]", spark_memory, spark_partitions))
         lake = Lake(Path(lake_root))
         started = time.perf_counter()
         results = build_snapshots(lake, catalog, dates, out, chosen, partitions=partitions)
@@ -121,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=1, help="runs; the median is reported")
     parser.add_argument("--partitions", type=int, default=None, help="firm slices (duckdb)")
     parser.add_argument("--no-next-month", dest="next_month", action="store_false")
+    parser.add_argument("--spark-driver-memory", default="4g", help="heap of local Spark")
+    parser.add_argument("--spark-shuffle-partitions", type=int, default=8)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "puhui-bench")
     args = parser.parse_args(argv)
 
@@ -135,7 +144,16 @@ def main(argv: list[str] | None = None) -> int:
         queue: multiprocessing.Queue = context.Queue()
         child = context.Process(
             target=_one_build,
-            args=(str(lake_root), dates, args.engine, args.partitions, args.next_month, queue),
+            args=(
+                str(lake_root),
+                dates,
+                args.engine,
+                args.partitions,
+                args.next_month,
+                queue,
+                args.spark_driver_memory,
+                args.spark_shuffle_partitions,
+            ),
         )
         load_before = os.getloadavg()[0]
         child.start()

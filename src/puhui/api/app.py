@@ -66,13 +66,13 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(ObservabilityMiddleware)  # outermost: sees every final status
     install_docs(app)
-    app.include_router(health.router)  # /healthz, /readyz, /metrics
-    app.include_router(auth.router, prefix="/api/v1")
-    app.include_router(profile.router, prefix="/api/v1")
     # Staff and channel integrations alike need a token (channels get service accounts).
     app.include_router(
         origination.router, prefix="/api/v1", dependencies=[Depends(current_principal)]
     )
+    app.include_router(health.router)  # /healthz, /readyz, /metrics
+    app.include_router(auth.router, prefix="/api/v1")
+    app.include_router(profile.router, prefix="/api/v1")
     app.include_router(pii.router, prefix="/api/v1")
     app.include_router(marketing.router, prefix="/api/v1")
     app.include_router(sentinel.router, prefix="/api/v1")

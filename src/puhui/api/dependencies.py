@@ -52,12 +52,16 @@ AccessDep = Annotated[AccessService, Depends(get_access)]
 
 
 async def current_principal(
-    access: AccessDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The principal of a live API token, or 401. A token this worker checked within
     ``AccessPolicy.api_recheck`` is taken on the event loop; otherwise the store is read in
-    the thread pool (it blocks)."""
+    the thread pool (it blocks).
+
+    Every API request solves this, so it reads the services from the app state itself rather
+    than through ``AccessDep``: each dependency node costs FastAPI work on every request."""
+    access: AccessService = request.app.state.services.access
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             401,

@@ -118,8 +118,12 @@ def to_spark_sql(sql: str) -> str:
     return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
 
 
-def spark_session(master: str = "local[2]", driver_memory: str = "4g") -> Any:
-    """A local Spark session configured like the engine expects (UTC, non-ANSI arithmetic)."""
+def spark_session(
+    master: str = "local[2]", driver_memory: str = "4g", shuffle_partitions: int = 8
+) -> Any:
+    """A local Spark session configured like the engine expects (UTC, non-ANSI arithmetic).
+
+    ``driver_memory`` is the whole heap in local mode (the executors run in the driver)."""
     from pyspark.sql import SparkSession
 
     session = (
@@ -129,7 +133,7 @@ def spark_session(master: str = "local[2]", driver_memory: str = "4g") -> Any:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.ansi.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
         .config("spark.driver.memory", driver_memory)
         .getOrCreate()
     )
