@@ -16,6 +16,7 @@ the registered champion or, without one, the profile fallback score.
     .venv/bin/python benchmarks/bench_decision.py --data-dir puhui-data
     .venv/bin/python benchmarks/bench_decision.py --data-dir puhui-data --model lightgbm
     .venv/bin/python benchmarks/bench_decision.py --data-dir D --workers 2 --app full
+    .venv/bin/python benchmarks/bench_decision.py --data-dir D --app full --profile /tmp/prof
 
 ``--app full`` serves the whole app as ``puhui serve`` does (bearer token looked up on every
 request, security and observability middleware); the demo users' passwords of ``D`` are reset
@@ -170,6 +171,24 @@ def bench_token(data_dir: Path) -> str:
         services.close()
 
 
+def profiled_app(app_kind: str, out_dir: str, data_dir: Path, model: str):  # type: ignore[no-untyped-def]
+    """``make_app`` or ``make_full_app`` with cProfile running in the worker from start to exit;
+    the stats are written to ``out_dir/worker-<pid>.prof`` (``--profile``; slows the worker)."""
+    import atexit
+    import cProfile
+
+    app = (make_full_app if app_kind == "full" else make_app)(data_dir, model)
+    profile = cProfile.Profile()
+
+    def dump() -> None:
+        profile.disable()
+        profile.dump_stats(f"{out_dir}/worker-{os.getpid()}.prof")
+
+    atexit.register(dump)
+    profile.enable()
+    return app
+
+
 def make_app(data_dir: Path, model: str):  # type: ignore[no-untyped-def]
     """The origination router alone, for one uvicorn worker."""
     from fastapi import FastAPI
@@ -291,12 +310,17 @@ def over_http(
     workers: int = 1,
     client: str = "raw",
     app: str = "router",
+    profile_dir: Path | None = None,
 ) -> dict[str, object]:
     token = bench_token(data_dir) if app == "full" else ""
     factory = make_full_app if app == "full" else make_app
+    build = functools.partial(factory, data_dir, model)
+    if profile_dir is not None:
+        profile_dir.mkdir(parents=True, exist_ok=True)
+        build = functools.partial(profiled_app, app, str(profile_dir), data_dir, model)
     # The workers as ``puhui serve --workers`` starts them: one SO_REUSEPORT socket each.
     group = start_workers(
-        functools.partial(factory, data_dir, model),
+        build,
         workers,
         "127.0.0.1",
         0,
@@ -419,6 +443,9 @@ def main() -> None:
         default="router",
         help="serve the origination router alone, or the whole app with a bearer token",
     )
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="cProfile each worker into this folder"
+    )
     args = parser.parse_args()
     report: dict[str, object] = {"model": args.model}
     report["in_process"] = in_process(args.data_dir, args.model, args.decisions, args.seed)
@@ -434,6 +461,7 @@ def main() -> None:
             workers=args.workers,
             client=args.client,
             app=args.app,
+            profile_dir=args.profile,
         )
     print(json.dumps(report, ensure_ascii=False, indent=2))
 

@@ -195,3 +195,76 @@ def test_origination_routes_need_a_bearer_token_too(client, province) -> None:
     assert client.get("/api/v1/products").status_code == 401
     headers = token(client, province, "demo_risk_officer")
     assert client.get("/api/v1/products", headers=headers).status_code != 401
+
+
+def test_concurrent_requests_with_a_token_due_for_recheck_read_the_store_once(province) -> None:
+    """When a token's trusted interval ends under load, the requests in flight share one store
+    read instead of each reading (and touching) the session: the herd stalled the worker and,
+    on SQLite, failed with "database is locked"."""
+    import asyncio
+    import threading
+    import time
+
+    import httpx
+
+    app = create_app(
+        Settings(data_dir=province.data_dir),
+        passwords=cheap_passwords(),
+        policy=AccessPolicy(client_attempts=10_000),
+    )
+    with TestClient(app) as sync_client:
+        headers = token(sync_client, province, "demo_risk_officer")
+    services = app.state.services
+    access = services.access
+    real_resolve = access.resolve
+    reads: list[int] = []
+    lock = threading.Lock()
+
+    def slow_resolve(token_value, kind):  # type: ignore[no-untyped-def]
+        with lock:
+            reads.append(1)
+        time.sleep(0.3)  # a slow store: every request below arrives while this one runs
+        return real_resolve(token_value, kind)
+
+    access.forget_checked_tokens()  # the interval ended: the next request must read the store
+    access.resolve = slow_resolve  # type: ignore[method-assign]
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            responses = await asyncio.gather(
+                *(client.get("/api/v1/products", headers=headers) for _ in range(20))
+            )
+        return [r.status_code for r in responses]
+
+    statuses = asyncio.run(burst())
+    assert statuses == [200] * 20
+    assert len(reads) == 1
+    assert len(services.token_checks) == 0  # nothing is kept once answered
+    app.state.services.close()
+
+
+def test_a_revoked_token_is_refused_by_every_request_sharing_the_recheck(province) -> None:
+    import asyncio
+
+    import httpx
+
+    app = create_app(
+        Settings(data_dir=province.data_dir),
+        passwords=cheap_passwords(),
+        policy=AccessPolicy(client_attempts=10_000),
+    )
+    with TestClient(app) as sync_client:
+        headers = token(sync_client, province, "demo_risk_officer")
+        assert sync_client.post("/api/v1/auth/logout", headers=headers).status_code == 204
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            responses = await asyncio.gather(
+                *(client.get("/api/v1/products", headers=headers) for _ in range(10))
+            )
+        return [r.status_code for r in responses]
+
+    assert asyncio.run(burst()) == [401] * 10
+    app.state.services.close()

@@ -10,14 +10,12 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from puhui.actions.access import AccessService, Principal, Role
 from puhui.actions.access.scope import FirmNotVisibleError, RoleNotAllowedError, check_firm_visible
 from puhui.api.services import AppServices
-from puhui.data.store.access_tables import SessionKind
 from puhui.features.profile_service import MalformedUsccError, check_uscc
 from puhui.settings import Settings
 
@@ -57,11 +55,11 @@ async def current_principal(
 ) -> Principal:
     """The principal of a live API token, or 401. A token this worker checked within
     ``AccessPolicy.api_recheck`` is taken on the event loop; otherwise the store is read in
-    the thread pool (it blocks).
+    the thread pool (it blocks), once for all concurrent requests with the token.
 
     Every API request solves this, so it reads the services from the app state itself rather
     than through ``AccessDep``: each dependency node costs FastAPI work on every request."""
-    access: AccessService = request.app.state.services.access
+    services: AppServices = request.app.state.services
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             401,
@@ -69,9 +67,10 @@ async def current_principal(
             "(POST /api/v1/auth/token)",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    access = services.access
     found = access.recently_checked(credentials.credentials)
     if found is None:
-        found = await run_in_threadpool(access.resolve, credentials.credentials, SessionKind.API)
+        found = await services.token_checks.resolve(access, credentials.credentials)
     if found is None:
         raise HTTPException(
             401,
