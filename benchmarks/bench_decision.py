@@ -172,21 +172,30 @@ def bench_token(data_dir: Path) -> str:
 
 
 def profiled_app(app_kind: str, out_dir: str, data_dir: Path, model: str):  # type: ignore[no-untyped-def]
-    """``make_app`` or ``make_full_app`` with cProfile running in the worker from start to exit;
-    the stats are written to ``out_dir/worker-<pid>.prof`` (``--profile``; slows the worker)."""
-    import atexit
+    """``make_app`` or ``make_full_app`` with cProfile running in the worker until its lifespan
+    shuts down; the stats go to ``out_dir/worker-<pid>.prof`` (``--profile``; slows the worker).
+    uvicorn ends a worker by re-raising SIGTERM, so neither atexit nor finalizers would run."""
     import cProfile
 
     app = (make_full_app if app_kind == "full" else make_app)(data_dir, model)
     profile = cProfile.Profile()
 
-    def dump() -> None:
-        profile.disable()
-        profile.dump_stats(f"{out_dir}/worker-{os.getpid()}.prof")
+    async def profiled(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
 
-    atexit.register(dump)
+        async def receive_and_dump():  # type: ignore[no-untyped-def]
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                profile.disable()
+                profile.dump_stats(f"{out_dir}/worker-{os.getpid()}.prof")
+            return message
+
+        await app(scope, receive_and_dump, send)
+
     profile.enable()
-    return app
+    return profiled
 
 
 def make_app(data_dir: Path, model: str):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from puhui.actions.access import AccessService, Principal, Role
@@ -19,7 +19,20 @@ from puhui.api.services import AppServices
 from puhui.features.profile_service import MalformedUsccError, check_uscc
 from puhui.settings import Settings
 
-bearer = HTTPBearer(
+
+class BearerToken(HTTPBearer):
+    """The bearer scheme as OpenAPI documents it, answering the token text (or None): the
+    stock class builds a pydantic credentials object, a validation on every request."""
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None
+        return token
+
+
+bearer = BearerToken(
+    scheme_name="HTTPBearer",
     auto_error=False,
     description="POST /api/v1/auth/token with a username and password gives the token.",
 )
@@ -51,7 +64,7 @@ AccessDep = Annotated[AccessService, Depends(get_access)]
 
 async def current_principal(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    token: Annotated[str | None, Depends(bearer)],
 ) -> Principal:
     """The principal of a live API token, or 401. A token this worker checked within
     ``AccessPolicy.api_recheck`` is taken on the event loop; otherwise the store is read in
@@ -60,7 +73,7 @@ async def current_principal(
     Every API request solves this, so it reads the services from the app state itself rather
     than through ``AccessDep``: each dependency node costs FastAPI work on every request."""
     services: AppServices = request.app.state.services
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    if token is None:
         raise HTTPException(
             401,
             detail="authentication required: send Authorization: Bearer <token> "
@@ -68,9 +81,9 @@ async def current_principal(
             headers={"WWW-Authenticate": "Bearer"},
         )
     access = services.access
-    found = access.recently_checked(credentials.credentials)
+    found = access.recently_checked(token)
     if found is None:
-        found = await services.token_checks.resolve(access, credentials.credentials)
+        found = await services.token_checks.resolve(access, token)
     if found is None:
         raise HTTPException(
             401,

@@ -8,8 +8,10 @@ so a USCC never becomes a label and the number of series stays fixed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,6 +43,15 @@ def route_template(scope: Scope) -> str:
     if isinstance(mounted, str) and mounted and mounted != root:
         return f"{mounted}/*"
     return UNMATCHED_ROUTE
+
+
+@functools.lru_cache(maxsize=4096)
+def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The labelled request counter and latency histogram of one route and outcome, looked up
+    once: ``labels()`` validates and locks on every call, a cost paid on every request. Routes
+    are templates, so the number of keys is bounded (the cache is bounded anyway)."""
+    requests = HTTP_REQUESTS.labels(method=method, route=route, status=str(status))
+    return requests, HTTP_LATENCY.labels(method=method, route=route)
 
 
 class ObservabilityMiddleware:
@@ -80,8 +91,9 @@ class ObservabilityMiddleware:
     def _record(scope: Scope, status: int, seconds: float) -> None:
         method = scope.get("method", "GET")
         route = route_template(scope)
-        HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
-        HTTP_LATENCY.labels(method=method, route=route).observe(seconds)
+        requests, latency = _series(method, route, status)
+        requests.inc()
+        latency.observe(seconds)
         if status >= 500:
             HTTP_ERRORS.labels(method=method, route=route).inc()
         _log.info(
