@@ -142,14 +142,35 @@ def test_a_revoked_token_stops_working(client, province) -> None:
     assert client.get("/api/v1/me", headers=headers).status_code == 401
 
 
-def test_repeated_wrong_passwords_lock_the_api_login_with_retry_after(province) -> None:
+def fresh_app(province):  # type: ignore[no-untyped-def]
     # The per-client throttle counts every test's logins from "testclient" in this process;
-    # lift it so this test sees only the per-user lock-out it is about.
-    app = create_app(
+    # lifted, so a test sees only what it is about.
+    return create_app(
         Settings(data_dir=province.data_dir),
         passwords=cheap_passwords(),
         policy=AccessPolicy(client_attempts=10_000),
     )
+
+
+def concurrent_statuses(app, headers: dict[str, str], n: int) -> list[int]:  # type: ignore[no-untyped-def]
+    """``n`` requests with one token, all in flight at once on one event loop (as in a worker)."""
+    import asyncio
+
+    import httpx
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            responses = await asyncio.gather(
+                *(client.get("/api/v1/products", headers=headers) for _ in range(n))
+            )
+        return [r.status_code for r in responses]
+
+    return asyncio.run(burst())
+
+
+def test_repeated_wrong_passwords_lock_the_api_login_with_retry_after(province) -> None:
+    app = fresh_app(province)
     with TestClient(app) as client:
         body = {"username": "demo_admin", "password": "Wrong-password-1"}
         codes = [client.post("/api/v1/auth/token", json=body).status_code for _ in range(5)]
@@ -201,17 +222,10 @@ def test_concurrent_requests_with_a_token_due_for_recheck_read_the_store_once(pr
     """When a token's trusted interval ends under load, the requests in flight share one store
     read instead of each reading (and touching) the session: the herd stalled the worker and,
     on SQLite, failed with "database is locked"."""
-    import asyncio
     import threading
     import time
 
-    import httpx
-
-    app = create_app(
-        Settings(data_dir=province.data_dir),
-        passwords=cheap_passwords(),
-        policy=AccessPolicy(client_attempts=10_000),
-    )
+    app = fresh_app(province)
     with TestClient(app) as sync_client:
         headers = token(sync_client, province, "demo_risk_officer")
     services = app.state.services
@@ -228,43 +242,16 @@ def test_concurrent_requests_with_a_token_due_for_recheck_read_the_store_once(pr
 
     access.forget_checked_tokens()  # the interval ended: the next request must read the store
     access.resolve = slow_resolve  # type: ignore[method-assign]
-
-    async def burst() -> list[int]:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            responses = await asyncio.gather(
-                *(client.get("/api/v1/products", headers=headers) for _ in range(20))
-            )
-        return [r.status_code for r in responses]
-
-    statuses = asyncio.run(burst())
-    assert statuses == [200] * 20
+    assert concurrent_statuses(app, headers, 20) == [200] * 20
     assert len(reads) == 1
     assert len(services.token_checks) == 0  # nothing is kept once answered
-    app.state.services.close()
+    services.close()
 
 
 def test_a_revoked_token_is_refused_by_every_request_sharing_the_recheck(province) -> None:
-    import asyncio
-
-    import httpx
-
-    app = create_app(
-        Settings(data_dir=province.data_dir),
-        passwords=cheap_passwords(),
-        policy=AccessPolicy(client_attempts=10_000),
-    )
+    app = fresh_app(province)
     with TestClient(app) as sync_client:
         headers = token(sync_client, province, "demo_risk_officer")
         assert sync_client.post("/api/v1/auth/logout", headers=headers).status_code == 204
-
-    async def burst() -> list[int]:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            responses = await asyncio.gather(
-                *(client.get("/api/v1/products", headers=headers) for _ in range(10))
-            )
-        return [r.status_code for r in responses]
-
-    assert asyncio.run(burst()) == [401] * 10
+    assert concurrent_statuses(app, headers, 10) == [401] * 10
     app.state.services.close()
