@@ -204,7 +204,20 @@ def main() -> None:
         help="fit on this province's earlier months (features only) instead of inside the hold-out",
     )
     parser.add_argument("--train-months", default="2024-01,2024-02,2024-03")
+    parser.add_argument(
+        "--exclude",
+        default=None,
+        help="comma-separated features left out (default: policy.yaml ew_pd.exclude_features, "
+        "the ones that are not point in time; '' keeps every feature)",
+    )
     args = parser.parse_args()
+    from puhui.decisions.alarm.policy import load_policy
+
+    excluded = (
+        list(load_policy().ew_pd.exclude_features)
+        if args.exclude is None
+        else [f for f in args.exclude.split(",") if f]
+    )
     folder = args.data_dir / "alarm" / "eval"
     meta_file = folder / "meta.json"
     meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
@@ -220,6 +233,7 @@ def main() -> None:
             ).drop("as_of")
             parts.append(feats.with_columns(pl.lit(month, dtype=pl.Date).alias("month")))
         frame = frame.join(pl.concat(parts, how="diagonal_relaxed"), on=["uscc", "month"])
+        frame = frame.drop([c for c in excluded if c in frame.columns])
     if args.with_conditions:
         frame = frame.join(condition_features(folder, rows), on=["uscc", "month"], how="left")
     defaults = pl.read_parquet(folder / "defaults.parquet")
@@ -240,6 +254,7 @@ def main() -> None:
             pl.read_parquet(source / "defaults.parquet"),
         )
     out = ceiling(frame, defaults, start, end, args.folds, prior)
+    out["excluded"] = excluded
     if prior is not None:
         out["trained_on"] = f"{args.train_from} {args.train_months} ({prior.height} rows)"
     out["inputs"] = ("features " if not args.without_features else "") + (

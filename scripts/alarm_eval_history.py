@@ -7,6 +7,10 @@ history every ``--step-days`` and of the hold-out every 7 days, exactly as ``lea
 writes the frames to ``<data>/alarm/eval/`` for ``scripts/alarm_eval.py``.
 
     .venv/bin/python scripts/alarm_eval_history.py --data-dir /tmp/alarm-eval20k/A
+
+``--stage pd --pd-tag lgbm --algorithm lightgbm --max-features 120`` trains and scores an EW-PD
+variant beside the shipped one (``ew_pd_lgbm_{h}m``, ``<part>_pds.lgbm.parquet``), so
+``scripts/alarm_eval.py --pds lgbm`` can grade the alarm with it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from puhui.actions.alarm.runner import DuckDBScanEngine
 from puhui.actions.alarm.wiring import alarm_dir, feature_lags
 from puhui.cli.model import open_registry
 from puhui.data.lake import Lake
+from puhui.decisions.alarm.policy import EarlyWarningPDPolicy, load_policy
 from puhui.decisions.alarm.spec import load_signal_library
 from puhui.settings import Settings
 
@@ -49,7 +54,25 @@ def main() -> None:
         default=None,
         help="score the EW-PD with the champions of this data folder and scan only the hold-out",
     )
-    parser.add_argument("--stage", choices=["all", "scans", "pd"], default="all")
+    parser.add_argument(
+        "--stage",
+        choices=["all", "scans", "models", "pd"],
+        default="all",
+        help="scans: signal scans only; models: snapshots and EW-PD training only (writes "
+        "models[.<tag>].json with the out-of-time AUCs); pd: score the scans with the EW-PD "
+        "(trains it first unless models[.<tag>].json exists); all: everything",
+    )
+    parser.add_argument(
+        "--pd-tag",
+        default="",
+        help="train and score an EW-PD variant side by side: models ew_pd_<tag>_{h}m, files "
+        "<part>_pds.<tag>.parquet and meta.<tag>.json (default: the champions ew_pd_{h}m)",
+    )
+    parser.add_argument("--algorithm", default=None, help="override policy.yaml ew_pd.algorithm")
+    parser.add_argument("--max-features", type=int, default=None, help="override ew_pd budget")
+    parser.add_argument("--screen-top", type=int, default=None, help="override ew_pd.screen_top")
+    parser.add_argument("--selection", default=None, help="override ew_pd.selection")
+    parser.add_argument("--lead-days", type=int, default=None, help="override ew_pd.lead_days")
     args = parser.parse_args()
     settings = Settings(data_dir=args.data_dir)
     train_end = date.fromisoformat(args.train_end)
@@ -70,7 +93,7 @@ def main() -> None:
     if args.models_from:  # a province graded with what was learned on another one
         del parts["train"]
     default_dates(lake.connect()).write_parquet(out / "defaults.parquet")
-    for name, dates in parts.items() if args.stage != "pd" else ():  # need no snapshot
+    for name, dates in parts.items() if args.stage in ("all", "scans") else ():
         started = time.perf_counter()
         history = scan_history(lake, library, lags, dates, engine, alarm_dir(settings) / "cache")
         history.fired.write_parquet(out / f"{name}_fired.parquet")
@@ -89,38 +112,88 @@ def main() -> None:
     )
     ensure_snapshots(settings, months)
     timings["snapshots_s"] = time.perf_counter() - started
+    suffix = f".{args.pd_tag}" if args.pd_tag else ""
+    prefix = f"ew_pd_{args.pd_tag}" if args.pd_tag else "ew_pd"
+    overrides = {
+        key: value
+        for key, value in (
+            ("algorithm", args.algorithm),
+            ("max_features", args.max_features),
+            ("screen_top", args.screen_top),
+            ("selection", args.selection),
+            ("lead_days", args.lead_days),
+        )
+        if value is not None
+    }
+    config = EarlyWarningPDPolicy.model_validate(load_policy().ew_pd.model_dump() | overrides)
     source = Settings(data_dir=args.models_from) if args.models_from else settings
-    while args.models_from and not (alarm_dir(source) / "eval" / "meta.json").exists():
+    while args.models_from and not (alarm_dir(source) / "eval" / f"meta{suffix}.json").exists():
         time.sleep(30)  # the other province's EW-PD is still being trained
+    models_file = out / f"models{suffix}.json"
     with open_registry(source) as registry:
         started = time.perf_counter()
-        trained = (
-            []
-            if args.models_from
-            else train_ew_pd(lake.connect(), features_root, registry, train_end=train_end)
-        )
-        timings["ew_pd_s"] = time.perf_counter() - started
-        ew_pd = EarlyWarningPD(registry, features_root)
+        trained: list[dict] = []
+        if args.models_from:
+            pass
+        elif models_file.exists() and args.stage != "models":  # trained by --stage models
+            trained = json.loads(models_file.read_text(encoding="utf-8"))["ew_pd"]
+        else:
+            trained = [
+                {
+                    "name": t.name,
+                    "version": t.version,
+                    "algorithm": t.algorithm,
+                    "features": t.features,
+                    "rows": t.rows,
+                    "events": t.events,
+                    "auc_oot": t.auc_out_of_time,
+                    "snapshots": [d.isoformat() for d in t.snapshots],
+                    "outcomes_end": t.outcomes_end.isoformat() if t.outcomes_end else None,
+                }
+                for t in train_ew_pd(
+                    lake.connect(),
+                    features_root,
+                    registry,
+                    train_end=train_end,
+                    config=config,
+                    name_prefix=prefix,
+                )
+            ]
+            timings["ew_pd_s"] = time.perf_counter() - started
+            models_file.write_text(
+                json.dumps(
+                    {
+                        "train_end": train_end.isoformat(),
+                        "ew_pd_config": config.model_dump(),
+                        "ew_pd": trained,
+                        "timings": {k: round(v, 1) for k, v in timings.items()},
+                    },
+                    indent=1,
+                ),
+                encoding="utf-8",
+            )
+            print(models_file.read_text(encoding="utf-8"), flush=True)
+        if args.stage == "models":
+            return
+        ew_pd = EarlyWarningPD(registry, features_root, name_prefix=prefix)
         for name in parts:
             borrowers = pl.read_parquet(out / f"{name}_borrowers.parquet")
             scored = []
             for (day,), group in borrowers.group_by(["scan_date"], maintain_order=True):
                 frame, _ = ew_pd.score(day, group["uscc"].to_list())
                 scored.append(frame.with_columns(pl.lit(day, dtype=pl.Date).alias("scan_date")))
-            pl.concat(scored).write_parquet(out / f"{name}_pds.parquet")
+            pl.concat(scored).write_parquet(out / f"{name}_pds{suffix}.parquet")
     meta = {
         "train_end": train_end.isoformat(),
         "holdout_end": holdout_end.isoformat(),
         "history_from": history_from.isoformat(),
         "step_days": args.step_days,
         "models_from": str(args.models_from) if args.models_from else None,
-        "ew_pd": [
-            {"name": t.name, "rows": t.rows, "events": t.events, "auc_oot": t.auc_out_of_time}
-            for t in trained
-        ],
+        "ew_pd_config": config.model_dump(),
+        "ew_pd": trained,
         "timings": {k: round(v, 1) for k, v in timings.items()},
     }
-    (out / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    (out / f"meta{suffix}.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     print(json.dumps(meta, indent=1))
 
 

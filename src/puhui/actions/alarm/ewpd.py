@@ -3,27 +3,29 @@ with the model machinery (point-in-time datasets, time-ordered split, an out-of-
 months the model never saw), and scored from the feature snapshot as of the scan month.
 
 Training uses only snapshots whose outcome window ends by ``train_end``, so an evaluation on
-later months is honest. A borrower without a snapshot row, or a horizon without a champion,
-has a missing PD (null), never a PD of zero.
+later months is honest. The algorithm (scorecard, LightGBM, EBM) and the feature budget are
+the policy's (``policy.yaml`` ``ew_pd``). A borrower without a snapshot row, or a horizon
+without a champion, has a missing PD (null), never a PD of zero.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from puhui.decisions.alarm.policy import EarlyWarningPDPolicy
 from puhui.features.store import available_dates, load_features
 from puhui.features.timing import add_months, month_start
-from puhui.models.errors import RegistryError
+from puhui.models.errors import RegistryError, TrainingDataError
 from puhui.models.registry import ModelRegistry
 
 HORIZONS = (3, 6, 12)
-MODEL_NAMES = {h: f"ew_pd_{h}m" for h in HORIZONS}
+MODEL_NAMES = {h: f"ew_pd_{h}m" for h in HORIZONS}  # the champions the scan reads
 PD_COLUMNS = {h: f"pd_{h}m" for h in HORIZONS}
 
 
@@ -36,6 +38,19 @@ class TrainedPD:
     events: int
     auc_out_of_time: float | None
     snapshots: tuple[date, ...]
+    algorithm: str = "scorecard"
+    features: int = 0
+    outcomes_end: date | None = None  # the latest outcome window's end (exclusive)
+
+
+class EarlyWarningPDLeak(TrainingDataError):
+    """A training row's outcome window reaches past the training end (a leak)."""
+
+
+def model_names(prefix: str = "ew_pd") -> dict[int, str]:
+    """Registry names of the EW-PD per horizon (``ew_pd_12m``; another prefix for challengers
+    evaluated side by side, e.g. ``ew_pd_lgbm_12m``)."""
+    return {h: f"{prefix}_{h}m" for h in HORIZONS}
 
 
 def training_dates(features_root: Path, horizon: int, train_end: date) -> list[date]:
@@ -49,27 +64,59 @@ def train_ew_pd(
     registry: ModelRegistry,
     *,
     train_end: date,
-    horizons: Sequence[int] = HORIZONS,
-    algorithm: str = "scorecard",
+    config: EarlyWarningPDPolicy | None = None,
+    horizons: Sequence[int] | None = None,
+    name_prefix: str = "ew_pd",
     trained_by: str = "alarm",
+    build: Callable[..., Any] | None = None,
+    defaults: pl.DataFrame | None = None,
 ) -> list[TrainedPD]:
-    """Train, register and promote one champion per horizon; horizons without enough
-    snapshots (three as-of dates at least) are skipped and reported by their absence."""
+    """Train, register and promote one champion per horizon, with the policy's algorithm and
+    feature budget (``policy.yaml`` ``ew_pd``), on every snapshot whose outcome window ends by
+    ``train_end``; horizons without enough snapshots (three as-of dates at least) are skipped
+    and reported by their absence. ``build`` is ``datasets.build_dataset`` (a test hands in a
+    fake); a row whose outcome window ends after ``train_end`` stops the training."""
     from puhui.features.catalog import load_feature_catalog
     from puhui.models import workflow
-    from puhui.models.datasets import build_dataset
+    from puhui.models.datasets import TIME_COLUMN, build_dataset
     from puhui.models.training import OUT_OF_TIME
 
+    config = config or EarlyWarningPDPolicy()
+    build = build or build_dataset
+    names = model_names(name_prefix)
     catalog = load_feature_catalog()
     out = []
-    for horizon in horizons:
+    for horizon in horizons or config.horizons:
         dates = training_dates(features_root, horizon, train_end)
         if len(dates) < 3:
             continue
-        dataset = build_dataset(connection, features_root, f"behaviour_pd_{horizon}m", dates=dates)
-        prepared = workflow.prepare(dataset, max_features=20)
-        result = workflow.fit(prepared, algorithm, catalog)
-        name = MODEL_NAMES[horizon]
+        dataset = without_features(
+            build(connection, features_root, f"behaviour_pd_{horizon}m", dates=dates),
+            config.exclude_features,
+        )
+        if horizon == 12 and config.lead_days > 0:
+            if defaults is None:
+                from puhui.actions.alarm.history import default_dates
+
+                defaults = default_dates(connection)
+            dataset = lead_shifted(dataset, defaults, lead_days=config.lead_days)
+        outcome_ends = dataset.frame["outcome_to"]
+        latest = outcome_ends.max() if dataset.frame.height else None
+        if latest is not None and latest > train_end:
+            raise EarlyWarningPDLeak(
+                f"ew_pd {horizon}m: rows as of "
+                f"{dataset.frame.filter(pl.col('outcome_to') > train_end)[TIME_COLUMN].min()} "
+                f"have outcomes to {latest}, after the training end {train_end}"
+            )
+        prepared = (
+            prepare_screened(dataset, max_features=config.max_features)
+            if config.selection == "screen"
+            else workflow.prepare(
+                dataset, max_features=config.max_features, screen_top=config.screen_top
+            )
+        )
+        result = workflow.fit(prepared, config.algorithm, catalog)
+        name = names[horizon]
         entry = workflow.register(registry, name, prepared, result, catalog, trained_by=trained_by)
         registry.promote(name, entry.version, actor=trained_by, reason="预警PD early-warning PD")
         summary = dataset.summary()
@@ -83,18 +130,118 @@ def train_ew_pd(
                 summary["events"],
                 None if auc is None else float(auc),
                 tuple(dates),
+                config.algorithm,
+                len(result.features),
+                latest,
             )
         )
     return out
 
 
-class EarlyWarningPD:
-    """Scores borrowers with the champions ``ew_pd_{3,6,12}m`` from the month's snapshot."""
+def lead_shifted(
+    dataset: Any, defaults: pl.DataFrame, *, lead_days: int, horizon_days: int = 365
+) -> Any:
+    """The 12-month rows relabelled for early warning: 1 when the firm's first default (90+ days
+    overdue at the bank, ``history.default_dates``) falls ``lead_days`` … ``horizon_days`` after
+    the snapshot; rows whose default comes sooner are left out, since they teach the signals of
+    a default already under way, not those that come early enough to act on. The outcome window
+    stays inside the 12 months, so it still ends by the training end."""
+    days = (pl.col("default_date") - pl.col("as_of")).dt.total_days()
+    frame = (
+        dataset.frame.join(defaults.select("uscc", "default_date"), on="uscc", how="left")
+        .filter(pl.col("default_date").is_null() | (days < 0) | (days >= lead_days))
+        .with_columns(
+            (pl.col("default_date").is_not_null() & days.is_between(lead_days, horizon_days))
+            .cast(pl.Int8)
+            .alias("target"),
+            pl.min_horizontal(
+                pl.col("outcome_to"), pl.col("as_of").dt.offset_by(f"{horizon_days}d")
+            ).alias("outcome_to"),
+        )
+        .drop("default_date")
+    )
+    notes = [
+        *dataset.notes,
+        f"early-warning target: first default {lead_days}–{horizon_days} days after the "
+        f"snapshot; rows closer to their default left out",
+    ]
+    return replace(dataset, frame=frame, notes=notes)
 
-    def __init__(self, registry: ModelRegistry | None, features_root: Path) -> None:
+
+def without_features(dataset: Any, excluded: Sequence[str]) -> Any:
+    """The dataset without the ``excluded`` features (``ew_pd.exclude_features``); a name the
+    dataset does not have is an error, so a typo cannot leave a leaking feature in."""
+    if not excluded:
+        return dataset
+    unknown = sorted(set(excluded) - set(dataset.features))
+    if unknown:
+        raise TrainingDataError(
+            f"policy.yaml ew_pd.exclude_features names unknown feature(s) {', '.join(unknown)}"
+        )
+    kept = [f for f in dataset.features if f not in set(excluded)]
+    return replace(dataset, frame=dataset.frame.drop(list(excluded)), features=kept)
+
+
+def prepare_screened(
+    dataset: Any, *, max_features: int, max_psi: float = 0.25, min_iv: float = 0.02
+) -> Any:
+    """The workflow's time-ordered split, and the ``max_features`` strongest features by quick
+    IV on the development rows that are stable between the development halves (PSI); unlike
+    ``workflow.prepare`` correlated features stay, since trees split on them without harm and
+    the correlation clusters leave a 12-month model on a few months of rows with ten features.
+    """
+    import pandas as pd
+
+    from puhui.models import workflow
+    from puhui.models.datasets import TARGET_COLUMN, TIME_COLUMN
+    from puhui.models.selection import Selection, stability
+    from puhui.models.training import DEVELOPMENT
+
+    data = dataset.frame.to_pandas()
+    data[TIME_COLUMN] = pd.to_datetime(data[TIME_COLUMN])
+    split = workflow.split_by_share(data[TIME_COLUMN], data[TARGET_COLUMN])
+    development = split.assign(data[TIME_COLUMN]) == DEVELOPMENT
+    rows = data.loc[development]
+    y = rows[TARGET_COLUMN].to_numpy(dtype=float)
+    if y.sum() < 2:
+        raise TrainingDataError(
+            f"target {dataset.target.name}: the development periods hold {int(y.sum())} "
+            "event(s); build snapshots for more months or simulate more firms"
+        )
+    ranked, screened_out = workflow.prescreen(
+        rows, y, dataset.features, min_iv=min_iv, top=len(dataset.features)
+    )
+    dates = rows[TIME_COLUMN]
+    cut = dates.sort_values().iloc[len(dates) // 2]
+    shifts = stability(rows.loc[dates < cut, ranked], rows.loc[dates >= cut, ranked])
+    dropped = dict(screened_out)
+    kept: list[str] = []
+    for name in ranked:
+        if (dates < cut).any() and float(shifts.get(name, 0.0)) > max_psi:
+            dropped[name] = f"PSI {float(shifts[name]):.3f} > {max_psi} between development halves"
+        elif len(kept) < max_features:
+            kept.append(name)
+        else:
+            dropped[name] = f"quick-IV rank beyond the {max_features} strongest stable ones"
+    if not kept:
+        raise TrainingDataError(
+            f"target {dataset.target.name}: no stable feature passed the IV screen"
+        )
+    selection = Selection(kept=kept, dropped=dropped, psi=shifts.to_dict())
+    return workflow.PreparedTraining(dataset, data, split, kept, selection, screened_out)
+
+
+class EarlyWarningPD:
+    """Scores borrowers with the champions ``ew_pd_{3,6,12}m`` (or another ``name_prefix``)
+    from the month's snapshot."""
+
+    def __init__(
+        self, registry: ModelRegistry | None, features_root: Path, name_prefix: str = "ew_pd"
+    ) -> None:
         self.features_root = features_root
+        self.names = model_names(name_prefix)
         self.models: dict[int, tuple[Any, Any]] = {}
-        for horizon, name in MODEL_NAMES.items():
+        for horizon, name in self.names.items():
             if registry is None:
                 continue
             try:
@@ -108,7 +255,7 @@ class EarlyWarningPD:
     def score(self, as_of: date, usccs: Sequence[str]) -> tuple[pl.DataFrame, list[str]]:
         """(uscc, pd_3m, pd_6m, pd_12m) and what was missing (no model, no snapshot)."""
         frame = pl.DataFrame({"uscc": list(usccs)}, schema={"uscc": pl.String})
-        missing = [f"model {MODEL_NAMES[h]}" for h in HORIZONS if h not in self.models]
+        missing = [f"model {self.names[h]}" for h in HORIZONS if h not in self.models]
         day = self.snapshot_date(as_of)
         if not self.models or day not in available_dates(self.features_root):
             if self.models:

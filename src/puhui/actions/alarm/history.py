@@ -140,7 +140,25 @@ def learn_weights(
         scored.select("uscc", "scan_date", "score"), on=["uscc", "scan_date"], how="left"
     )["score"].fill_null(0.0)
     cutoffs = calibrate_cutoffs(every, policy.target_shares)
-    return learned, Weights(weights.signal, weights.combinations, cutoffs, weights.terms)
+    pd_cutoffs = learn_pd_cutoffs(history.pds, policy)
+    return learned, Weights(
+        weights.signal, weights.combinations, cutoffs, weights.terms, pd_cutoffs
+    )
+
+
+def learn_pd_cutoffs(pds: pl.DataFrame, policy: LevelPolicy) -> dict[str, float] | None:
+    """EW-PD cut-offs so that about ``ew_pd.target_shares`` of the training borrower-days with
+    a PD reach each level or worse (``ew_pd.levels: learned``); None otherwise or when no PD
+    was scored (the fixed ``pd_levels`` apply). Borrower-days without a PD are left out:
+    missing is not low risk."""
+    config = policy.ew_pd
+    column = PD_COLUMNS[policy.pd_horizon_months]
+    if config.levels != "learned" or config.target_shares is None or column not in pds.columns:
+        return None
+    scored = pds[column].drop_nulls()
+    if scored.is_empty():
+        return None
+    return calibrate_cutoffs(scored, config.target_shares)
 
 
 def levels_over_time(
@@ -152,7 +170,7 @@ def levels_over_time(
     keep_all: bool = False,
 ) -> pl.DataFrame:
     """(uscc, scan_date, level, score, veto, pd) for every borrower with a level."""
-    policy = with_cutoffs(policy, weights.cutoffs)
+    policy = with_cutoffs(policy, weights.cutoffs, weights.pd_cutoffs)
     pd_column = PD_COLUMNS[policy.pd_horizon_months]
     terms = weights.terms
     shares = (
@@ -296,6 +314,7 @@ def write_learning(folder: Path, learned: LearnedSignals, weights: Weights, meta
                 "signal": weights.signal,
                 "combinations": [list(p) for p in weights.combinations],
                 "score_cutoffs": dict(weights.cutoffs) if weights.cutoffs else None,
+                "pd_cutoffs": dict(weights.pd_cutoffs) if weights.pd_cutoffs else None,
                 "fitted": weights.terms.as_dict() if weights.terms else None,
                 **meta,
             },

@@ -1,7 +1,8 @@
 """`puhui alarm learn`: EW-PD models, signal weights from past defaults, hold-out figures.
 
 1. Monthly feature snapshots for every month scored (built when missing).
-2. EW-PD 3/6/12m trained on snapshots whose outcomes end by ``train_end`` and registered.
+2. EW-PD 3/6/12m trained on snapshots whose outcomes end by ``train_end`` and registered
+   (algorithm and feature budget: ``policy.yaml`` ``ew_pd``).
 3. A history of scans (every ``step_days``) up to ``train_end``: lifts, weights, lead times
    and combinations from the defaults observed by then (``weights.json``, ``learning.json``).
 4. Optionally the hold-out: scans from ``train_end`` to ``holdout_end`` graded with what was
@@ -90,7 +91,9 @@ def learn_and_evaluate(
     engine = DuckDBScanEngine()
     with open_registry(settings) as registry:
         trained = (
-            train_ew_pd(lake.connect(), features_root, registry, train_end=train_end)
+            train_ew_pd(
+                lake.connect(), features_root, registry, train_end=train_end, config=policy.ew_pd
+            )
             if train_models
             else []
         )

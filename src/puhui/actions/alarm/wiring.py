@@ -41,6 +41,7 @@ def load_weights(folder: Path) -> Weights:
         tuple(pairs),  # type: ignore[arg-type]
         raw.get("score_cutoffs"),
         FittedTerms.from_dict(raw["fitted"]) if raw.get("fitted") else None,
+        raw.get("pd_cutoffs"),
     )
 
 

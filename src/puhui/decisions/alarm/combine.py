@@ -38,6 +38,7 @@ class Weights:
     combinations: Sequence[tuple[str, str]] = ()
     cutoffs: Mapping[str, float] | None = None  # learned score cut-offs per level
     terms: FittedTerms | None = None  # persistence and PD points of a fitted model
+    pd_cutoffs: Mapping[str, float] | None = None  # learned EW-PD cut-offs (``levels: learned``)
 
     @classmethod
     def neutral(cls) -> Weights:
@@ -104,14 +105,15 @@ def assess(
 
     ``fired`` has uscc, signal_id (values and dates are evidence, not needed here);
     ``pd_by_firm`` has uscc and ``pd`` (the policy's horizon), missing PDs being null.
-    Learned cut-offs in ``weights`` replace the policy's (never below them); ``keep_all``
+    Learned cut-offs in ``weights`` replace the policy's (score: never below them; PD: when
+    the policy's ``ew_pd.levels`` is ``learned``); ``keep_all``
     keeps borrowers below every level too (with a null level), for calibration;
     ``deduplicated`` is ``deduplicate(fired, …)`` when the caller has it already;
     ``persistence`` (uscc, condition, share) feeds the fitted persistence points, if any.
     """
     from puhui.decisions.alarm.policy import with_cutoffs
 
-    policy = with_cutoffs(policy, dict(weights.cutoffs) if weights.cutoffs else None)
+    policy = with_cutoffs(policy, weights.cutoffs, weights.pd_cutoffs)
     points = {i: policy.grade_points[lvl] for i, lvl in enumerate(LEVELS)}
     kept = (
         deduplicated

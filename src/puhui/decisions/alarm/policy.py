@@ -1,19 +1,76 @@
-"""The warning policy (预警分级策略, ``policy.yaml``): points, level cut-offs, PD bands,
-deadlines and the de-escalation and closing delays, validated on load."""
+"""The warning policy (预警分级策略, ``policy.yaml``): points, level cut-offs, PD bands, how the
+early-warning PD is trained and levelled, deadlines and the de-escalation and closing delays,
+validated on load."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from puhui.decisions.alarm.spec import LEVELS, SignalLibraryError
 
 POLICY_FILE = Path(__file__).parent / "policy.yaml"
+# The models workflow's algorithms (``puhui.models.workflow.ALGORITHMS``), named here so the
+# policy validates without importing the model stack.
+EW_PD_ALGORITHMS = ("scorecard", "lightgbm", "ebm")
+EW_PD_HORIZONS = (3, 6, 12)
+
+
+class EarlyWarningPDPolicy(BaseModel):
+    """How ``puhui alarm learn`` trains the EW-PD (预警PD) and how its PD becomes a level.
+
+    ``levels: fixed`` reads the level off ``pd_levels`` (probabilities); ``levels: learned``
+    sets the PD cut-offs, like the score's, so that about ``target_shares`` of the training
+    borrower-days with a PD reach each level or worse (a ranking model's probabilities need not
+    be calibrated for that; ``pd_levels`` stays the fallback when no PD was scored).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    algorithm: Literal["scorecard", "lightgbm", "ebm"] = "scorecard"
+    # workflow: IV, correlation clusters and PSI (a scorecard needs them); screen: the strongest
+    # by quick IV that are stable (PSI), correlated ones kept (trees do not mind them)
+    selection: Literal["workflow", "screen"] = "workflow"
+    max_features: int = Field(20, ge=1, le=500)
+    screen_top: int = Field(120, ge=1, le=2000)
+    horizons: tuple[int, ...] = EW_PD_HORIZONS
+    levels: Literal["fixed", "learned"] = "fixed"
+    target_shares: dict[str, float] | None = None
+    # features the EW-PD must not learn from (e.g. not point in time)
+    exclude_features: tuple[str, ...] = ()
+    # > 0: the 12-month model learns "first default lead_days … 365 days after the snapshot",
+    # rows closer to their default left out (they teach late signals); 0: the behaviour target
+    lead_days: int = Field(0, ge=0, le=300)
+
+    @model_validator(mode="after")
+    def _check(self) -> EarlyWarningPDPolicy:
+        if self.max_features > self.screen_top:
+            raise ValueError(
+                f"max_features ({self.max_features}) cannot exceed screen_top "
+                f"({self.screen_top}): features are chosen among the screened ones"
+            )
+        unknown = sorted(set(self.horizons) - set(EW_PD_HORIZONS))
+        if unknown or not self.horizons:
+            raise ValueError(f"horizons must be among 3, 6, 12 (got {list(self.horizons)})")
+        if self.levels == "learned":
+            if self.target_shares is None:
+                raise ValueError("levels: learned needs target_shares for every level")
+            _check_shares("target_shares", self.target_shares)
+        return self
+
+
+def _check_shares(name: str, shares: dict[str, float]) -> None:
+    values = [shares.get(level, -1.0) for level in LEVELS]
+    if set(shares) != set(LEVELS) or values != sorted(values, reverse=True):
+        raise ValueError(f"{name} must give every level, falling from blue to red")
+    if not all(0.0 < v < 1.0 for v in values):
+        raise ValueError(f"{name} must be shares strictly between 0 and 1")
 
 
 class LevelPolicy(BaseModel):
@@ -37,6 +94,7 @@ class LevelPolicy(BaseModel):
     fit_strength: float = 0.05
     fit_scale: float = 4.0
     persistence_days: int = 91
+    ew_pd: EarlyWarningPDPolicy = EarlyWarningPDPolicy()
 
     @model_validator(mode="after")
     def _check(self) -> LevelPolicy:
@@ -44,26 +102,40 @@ class LevelPolicy(BaseModel):
             table = getattr(self, name)
             if set(table) != set(LEVELS):
                 raise ValueError(f"{name} must give exactly {', '.join(LEVELS)}")
-        shares = [self.target_shares.get(level, -1) for level in LEVELS]
-        if set(self.target_shares) != set(LEVELS) or shares != sorted(shares, reverse=True):
-            raise ValueError("target_shares must give every level, falling from blue to red")
+        _check_shares("target_shares", self.target_shares)
         for name in ("score_levels", "pd_levels"):
             values = [getattr(self, name)[level] for level in LEVELS]
             if values != sorted(values):
                 raise ValueError(f"{name} must rise from blue to red")
-        if self.pd_horizon_months not in (3, 6, 12):
+        if self.pd_horizon_months not in EW_PD_HORIZONS:
             raise ValueError("pd_horizon_months must be 3, 6 or 12")
+        if self.pd_horizon_months not in self.ew_pd.horizons:
+            raise ValueError(
+                f"pd_horizon_months {self.pd_horizon_months} must be one of ew_pd.horizons "
+                f"{list(self.ew_pd.horizons)}: the level reads that model"
+            )
         return self
 
 
-def with_cutoffs(policy: LevelPolicy, cutoffs: dict[str, float] | None) -> LevelPolicy:
-    """The policy with learned score cut-offs (never below the configured floor)."""
-    if not cutoffs:
-        return policy
-    levels = {lvl: max(policy.score_levels[lvl], float(cutoffs[lvl])) for lvl in LEVELS}
-    for lower, upper in itertools.pairwise(LEVELS):
-        levels[upper] = max(levels[upper], levels[lower] + 0.5)
-    return policy.model_copy(update={"score_levels": levels})
+def with_cutoffs(
+    policy: LevelPolicy,
+    cutoffs: Mapping[str, float] | None,
+    pd_cutoffs: Mapping[str, float] | None = None,
+) -> LevelPolicy:
+    """The policy with learned score cut-offs (never below the configured floor) and, when
+    ``ew_pd.levels`` is ``learned``, learned PD cut-offs (rising from blue to red)."""
+    update: dict[str, dict[str, float]] = {}
+    if cutoffs:
+        levels = {lvl: max(policy.score_levels[lvl], float(cutoffs[lvl])) for lvl in LEVELS}
+        for lower, upper in itertools.pairwise(LEVELS):
+            levels[upper] = max(levels[upper], levels[lower] + 0.5)
+        update["score_levels"] = levels
+    if pd_cutoffs and policy.ew_pd.levels == "learned":
+        bands = {lvl: float(pd_cutoffs[lvl]) for lvl in LEVELS}
+        for lower, upper in itertools.pairwise(LEVELS):
+            bands[upper] = max(bands[upper], bands[lower] + 1e-9)
+        update["pd_levels"] = bands
+    return policy.model_copy(update=update) if update else policy
 
 
 @cache
