@@ -69,3 +69,25 @@ def test_the_cut_lake_really_lacks_later_data(lakes, tmp_path):
     assert everything.height > cut.height  # firms founded after T exist only in the full lake
     common = everything.filter(pl.col("uscc").is_in(cut["uscc"].to_list()))
     assert len(_differences(common, cut)) > 100
+
+
+def test_a_firm_struck_off_after_t_is_active_as_of_t(lakes, tmp_path):
+    """reg_enterprise is a snapshot: its status is read as of T through ``status_since``."""
+    full, _ = lakes
+    later = date(2026, 7, 1)  # after the window: every strike-off is visible
+    struck = (
+        full.scan("reg_enterprise")
+        .filter(
+            (pl.col("status") != "active")
+            & (pl.col("status_since") >= AS_OF)
+            & (pl.col("founded_on") < AS_OF)
+        )
+        .collect()["uscc"]
+        .to_list()
+    )
+    assert len(struck) >= 5, "the province should strike off firms after T"
+    then = _features(full, tmp_path / "then", AS_OF).filter(pl.col("uscc").is_in(struck))
+    now = _features(full, tmp_path / "now", later).filter(pl.col("uscc").is_in(struck))
+    assert then.height == now.height == len(struck)
+    assert then["reg_active"].to_list() == [1] * len(struck)
+    assert now["reg_active"].to_list() == [0] * len(struck)

@@ -36,7 +36,8 @@ def cut_to_observable(incoming: Path, out: Path, as_of: date, lags: dict[str, in
     """Copy a province keeping only rows a bank could observe before ``as_of``.
 
     Monthly rows need their month closed and the source's lag passed; events need their date plus
-    the lag before ``as_of``; firms and customers must have started before it.
+    the lag before ``as_of``; firms and customers must have started before it, and a firm
+    struck off (or moved out) later shows as active, as the registry did then.
     """
     catalog = load_catalog()
     out.mkdir(parents=True, exist_ok=True)
@@ -53,5 +54,11 @@ def cut_to_observable(incoming: Path, out: Path, as_of: date, lags: dict[str, in
             frame = frame.filter(column < observation_cutoff(as_of, lag))
         elif spec.name in ENTITY_START:
             frame = frame.filter(pl.col(ENTITY_START[spec.name]) < as_of)
+        if spec.name == "reg_enterprise":  # the registry as it stood: later strike-offs undone
+            later = pl.col("status_since") >= observation_cutoff(as_of, lag)
+            frame = frame.with_columns(
+                pl.when(later).then(pl.lit("active")).otherwise(pl.col("status")).alias("status"),
+                pl.when(later).then(None).otherwise(pl.col("status_since")).alias("status_since"),
+            )
         frame.write_parquet(out / path.name)
     return out

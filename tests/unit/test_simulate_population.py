@@ -219,3 +219,20 @@ def test_blacklists_hold_ring_identifiers_and_dishonest_debtors(province: Path) 
     pboc = entries.filter(pl.col("list_name") == "pboc")
     assert set(pboc["subject_value"]) <= set(dishonest["party_id"])
     assert pboc.height >= 0.5 * dishonest["party_id"].n_unique()
+
+
+def test_a_struck_off_firm_carries_the_date_its_status_took_effect(province: Path) -> None:
+    firms = read(province, "reg_enterprise")
+    gone = firms.filter(pl.col("status") != "active")
+    assert gone.height > 50
+    assert firms.filter(pl.col("status") == "active")["status_since"].null_count() == (
+        firms.height - gone.height
+    )
+    assert gone["status_since"].null_count() == 0
+    assert (gone["status_since"] >= gone["founded_on"]).all()
+    last_day = (np.datetime64(CONFIG.end_month, "M") + 1).astype("datetime64[D]") - 1
+    assert gone["status_since"].max() <= last_day.astype(object)
+    # Spread over the window (not all at its end, which would hide the leak this date fixes).
+    assert gone["status_since"].dt.month_start().n_unique() > 12
+    # Dated days spread within the month, not all on the 1st.
+    assert gone["status_since"].dt.day().n_unique() > 10

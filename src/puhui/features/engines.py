@@ -18,7 +18,7 @@ import sqlglot
 
 from puhui.data.lake import Lake
 from puhui.data.lake.snapshots import is_snapshot_table
-from puhui.data.schema import TableSpec
+from puhui.data.schema import FieldSpec, TableSpec
 from puhui.errors import PuhuiError
 from puhui.features.compiler import Assembly, FeaturePlan
 
@@ -36,6 +36,36 @@ class FeatureEngine(Protocol):
 
     def run(self, plan: FeaturePlan, lake: Lake, outputs: Mapping[date, Path]) -> None:
         """Compute the plan and write one Parquet file per as-of date."""
+
+
+# Typed nulls for optional fields that batches written before the field joined the data model
+# lack (Lake.scan inserts them the same way: missing_columns="insert").
+_DUCKDB_NULL_TYPES = {
+    "string": "VARCHAR",
+    "enum": "VARCHAR",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "money": "DECIMAL(18,2)",
+    "bool": "BOOLEAN",
+    "date": "DATE",
+    "month": "DATE",
+    "timestamp": "TIMESTAMPTZ",
+}
+_SPARK_NULL_TYPES = {
+    "string": "string",
+    "enum": "string",
+    "int": "bigint",
+    "float": "double",
+    "money": "decimal(18,2)",
+    "bool": "boolean",
+    "date": "date",
+    "month": "date",
+    "timestamp": "timestamp",
+}
+
+
+def _absent_fields(spec: TableSpec, have: set[str]) -> list[FieldSpec]:
+    return [f for f in spec.fields if f.name not in have and not f.required]
 
 
 def _money_columns(spec: TableSpec) -> list[str]:
@@ -78,6 +108,9 @@ class DuckDBEngine:
             money = _money_columns(spec)
             replace = ", ".join(f"cast({m} as double) as {m}" for m in money)
             select = f"select * replace ({replace})" if money else "select *"
+            have = {d[0] for d in connection.execute(f'select * from "{raw}" limit 0').description}
+            for field in _absent_fields(spec, have):
+                select += f", cast(null as {_DUCKDB_NULL_TYPES[field.type]}) as {field.name}"
             connection.execute(f'create view "{table}" as {select} from "{raw}"')
         return connection
 
@@ -186,6 +219,10 @@ class SparkEngine:
             else:
                 empty = lake.empty_select(table)
                 frame = spark.sql(to_spark_sql(empty))
+            for field in _absent_fields(spec, set(frame.columns)):
+                frame = frame.withColumn(
+                    field.name, F.lit(None).cast(_SPARK_NULL_TYPES[field.type])
+                )
             for money in _money_columns(spec):
                 frame = frame.withColumn(money, F.col(money).cast("double"))
             frame.createOrReplaceTempView(table)

@@ -117,6 +117,7 @@ class SentinelIndex:
                 active=row["status"] == "active",
                 address=row["address"],
                 contact_phone=row["contact_phone"],
+                status_since=row.get("status_since"),
             )
         holdings: dict[str, set[str]] = defaultdict(set)
         for row in holders.iter_rows(named=True):
@@ -337,7 +338,7 @@ class SentinelIndex:
             "registered_capital": firm.registered_capital,
             "paid_in_ratio": firm.paid_in_ratio,
             "entity_type": firm.entity_type,
-            "status_active": firm.active,
+            "status_active": firm.active_on(day),
             "address_firms": float(self.counts["address"].get(firm.address, 0)),
             "building_firms": float(self.counts["building"].get(building, 1)) if building else 1.0,
             "contact_phone_firms": float(

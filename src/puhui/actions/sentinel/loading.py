@@ -51,6 +51,13 @@ class Firm:
     address: str
     contact_phone: str | None
     shareholders: list[str] = field(default_factory=list)
+    # When a non-active status took effect (吊销/注销/迁出 date; None: undated or active): the
+    # registry is a snapshot of today, so an application dated before it saw an active firm.
+    status_since: date | None = None
+
+    def active_on(self, day: date) -> bool:
+        """Registered as active on ``day`` (a status dated d is observable from d + 1)."""
+        return self.active or (self.status_since is not None and self.status_since >= day)
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """工商登记: enterprises as registered, the persons named, shareholders and changes.
 
-Registration is mostly static. What moves: a struck-off status for failed firms, and the
+Registration is mostly static. What moves: a struck-off status for failed firms (dated by
+``status_since``, so point-in-time features can tell when it became visible), and the
 change log, where a distressed firm is several times likelier to swap its legal
 representative or shareholders (a classic warning sign), and shells often change theirs
 shortly before their ring applies.
@@ -14,7 +15,7 @@ import pyarrow as pa
 from puhui.data.reference import cities
 from puhui.data.simulate import names
 from puhui.data.simulate.activity import Chunk
-from puhui.data.simulate.tables import build_table, take_strings
+from puhui.data.simulate.tables import NULL_DAY, build_table, take_strings
 from puhui.data.simulate.world import World
 
 CHANGE_TYPES = np.array(["legal_rep", "shareholder", "capital", "address", "name", "scope"])
@@ -51,11 +52,29 @@ def enterprise_table(world: World, chunk: Chunk, rng: np.random.Generator) -> pa
             "division_code": firms.county_code[lo:hi],
             "address": firms.address[lo:hi],
             "status": firms.status[lo:hi],
+            "status_since": status_since(world, lo, hi),
             "size_class": firms.size_class[lo:hi],
             "entity_type": firms.entity_type[lo:hi],
             "contact_phone": phone,
         },
     )
+
+
+def status_since(world: World, lo: int, hi: int) -> np.ndarray:
+    """The day each firm's status took effect (吊销/注销/迁出), ``NULL_DAY`` while active.
+
+    A firm is struck off or moves out in its ``closed_month`` (its last active month is the one
+    before). The day within that month comes from the founding day, not from a new random
+    draw, so the rest of the province stays byte-identical for a seed. A few movers are drawn a
+    move-out month before they were founded (they never trade here): they move out on the day
+    they are founded.
+    """
+    firms, tl = world.firms, world.timeline
+    gone = firms.status[lo:hi] != "active"
+    founded = firms.founded_day[lo:hi]
+    month = np.where(gone, firms.closed_month[lo:hi], 0)
+    day = np.maximum(tl.day_in_month(month, (founded % 28) / 28), founded)
+    return np.where(gone, day, NULL_DAY)
 
 
 def change_table(world: World, chunk: Chunk, rng: np.random.Generator) -> pa.Table:
