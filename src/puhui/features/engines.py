@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import sqlglot
 
 from puhui.data.lake import Lake
+from puhui.data.lake.core import DUCKDB_TYPES
 from puhui.data.lake.snapshots import is_snapshot_table
 from puhui.data.schema import FieldSpec, TableSpec
 from puhui.errors import PuhuiError
@@ -39,18 +40,7 @@ class FeatureEngine(Protocol):
 
 
 # Typed nulls for optional fields that batches written before the field joined the data model
-# lack (Lake.scan inserts them the same way: missing_columns="insert").
-_DUCKDB_NULL_TYPES = {
-    "string": "VARCHAR",
-    "enum": "VARCHAR",
-    "int": "BIGINT",
-    "float": "DOUBLE",
-    "money": "DECIMAL(18,2)",
-    "bool": "BOOLEAN",
-    "date": "DATE",
-    "month": "DATE",
-    "timestamp": "TIMESTAMPTZ",
-}
+# lack (Lake.scan inserts them the same way); DuckDB's types are the lake's DUCKDB_TYPES.
 _SPARK_NULL_TYPES = {
     "string": "string",
     "enum": "string",
@@ -110,7 +100,7 @@ class DuckDBEngine:
             select = f"select * replace ({replace})" if money else "select *"
             have = {d[0] for d in connection.execute(f'select * from "{raw}" limit 0').description}
             for field in _absent_fields(spec, have):
-                select += f", cast(null as {_DUCKDB_NULL_TYPES[field.type]}) as {field.name}"
+                select += f", cast(null as {DUCKDB_TYPES[field.type]}) as {field.name}"
             connection.execute(f'create view "{table}" as {select} from "{raw}"')
         return connection
 

@@ -43,7 +43,8 @@ try:  # POSIX advisory locks; on platforms without fcntl the lock is a no-op.
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-_DUCKDB_TYPES = {
+# DuckDB type of each data-model field type (typed nulls for absent columns, empty selects).
+DUCKDB_TYPES = {
     "string": "VARCHAR",
     "enum": "VARCHAR",
     "int": "BIGINT",
@@ -358,7 +359,7 @@ class Lake:
     def empty_select(self, table: str) -> str:
         """A DuckDB ``select`` with the table's typed columns and no rows (for absent tables)."""
         spec = self.catalog.table(table)
-        columns = [f"cast(null as {_DUCKDB_TYPES[f.type]}) as {f.name}" for f in spec.fields]
+        columns = [f"cast(null as {DUCKDB_TYPES[f.type]}) as {f.name}" for f in spec.fields]
         if spec.partition is not None and PARTITION_COLUMN not in spec.field_names:
             columns.append(f"cast(null as DATE) as {PARTITION_COLUMN}")
         return f"select {', '.join(columns)} where false"
