@@ -39,22 +39,10 @@ class FeatureEngine(Protocol):
         """Compute the plan and write one Parquet file per as-of date."""
 
 
-# Typed nulls for optional fields that batches written before the field joined the data model
-# lack (Lake.scan inserts them the same way); DuckDB's types are the lake's DUCKDB_TYPES.
-_SPARK_NULL_TYPES = {
-    "string": "string",
-    "enum": "string",
-    "int": "bigint",
-    "float": "double",
-    "money": "decimal(18,2)",
-    "bool": "boolean",
-    "date": "date",
-    "month": "date",
-    "timestamp": "timestamp",
-}
-
-
 def _absent_fields(spec: TableSpec, have: set[str]) -> list[FieldSpec]:
+    """Optional fields that batches written before the field joined the data model lack; the
+    engines supply them as typed nulls (DuckDB's types are the lake's ``DUCKDB_TYPES``), as
+    ``Lake.scan`` does."""
     return [f for f in spec.fields if f.name not in have and not f.required]
 
 
@@ -210,9 +198,8 @@ class SparkEngine:
                 empty = lake.empty_select(table)
                 frame = spark.sql(to_spark_sql(empty))
             for field in _absent_fields(spec, set(frame.columns)):
-                frame = frame.withColumn(
-                    field.name, F.lit(None).cast(_SPARK_NULL_TYPES[field.type])
-                )
+                typed_null = to_spark_sql(f"cast(null as {DUCKDB_TYPES[field.type]})")
+                frame = frame.withColumn(field.name, F.expr(typed_null))
             for money in _money_columns(spec):
                 frame = frame.withColumn(money, F.col(money).cast("double"))
             frame.createOrReplaceTempView(table)
