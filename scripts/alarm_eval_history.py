@@ -73,6 +73,17 @@ def main() -> None:
     parser.add_argument("--screen-top", type=int, default=None, help="override ew_pd.screen_top")
     parser.add_argument("--selection", default=None, help="override ew_pd.selection")
     parser.add_argument("--lead-days", type=int, default=None, help="override ew_pd.lead_days")
+    parser.add_argument(
+        "--params", default=None, help="override ew_pd.params, JSON, e.g. '{\"num_leaves\": 15}'"
+    )
+    parser.add_argument("--refit", action="store_true", default=None, help="ew_pd.refit: true")
+    parser.add_argument(
+        "--no-monotone",
+        dest="monotone",
+        action="store_false",
+        default=None,
+        help="ew_pd.monotone: false",
+    )
     args = parser.parse_args()
     settings = Settings(data_dir=args.data_dir)
     train_end = date.fromisoformat(args.train_end)
@@ -122,6 +133,9 @@ def main() -> None:
             ("screen_top", args.screen_top),
             ("selection", args.selection),
             ("lead_days", args.lead_days),
+            ("params", json.loads(args.params) if args.params else None),
+            ("refit", args.refit),
+            ("monotone", args.monotone),
         )
         if value is not None
     }

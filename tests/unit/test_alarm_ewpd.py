@@ -78,6 +78,10 @@ def test_the_shipped_policy_configures_the_ew_pd():
         ({"levels": "sometimes"}, "ew_pd.levels"),
         ({"selection": "stepwise"}, "ew_pd.selection"),
         ({"colour": "red"}, "ew_pd.colour"),
+        ({"algorithm": "lightgbm", "params": {"depth": 3}}, "unknown setting(s) depth"),
+        ({"algorithm": "scorecard", "params": {"num_leaves": 15}}, "params are LightGBM"),
+        ({"algorithm": "scorecard", "monotone": False}, "not to a scorecard"),
+        ({"algorithm": "scorecard", "selection": "all"}, "selection: all suits trees"),
     ],
 )
 def test_a_wrong_ew_pd_entry_is_refused_on_load_naming_the_file_and_entry(tmp_path, entry, message):
@@ -223,6 +227,73 @@ def test_screen_selection_keeps_correlated_features_that_the_workflow_prunes(sna
     assert {"overdue_signal", "overdue_echo"} <= chosen["screen"]
     assert not {"overdue_signal", "overdue_echo"} <= chosen["workflow"]
     assert not any(name.startswith("noise") for name in chosen["screen"])
+
+
+def test_tree_settings_and_monotone_constraints_reach_the_registered_model(
+    snapshots, registry, monkeypatch
+):
+    from puhui.models import workflow
+
+    # the synthetic features are not in the catalog: give one of them a business direction
+    monkeypatch.setattr(workflow, "catalog_monotone", lambda features, catalog: {"inflow_drop": 1})
+    config = EarlyWarningPDPolicy(
+        algorithm="lightgbm",
+        selection="all",
+        horizons=(12,),
+        params={"num_leaves": 5, "n_estimators": 40, "colsample_bytree": 0.3},
+        monotone=False,
+    )
+    [result] = train_ew_pd(
+        None, snapshots, registry, train_end=TRAIN_END, config=config, build=FakeBuilder()
+    )
+    model, meta = registry.load_champion(result.name)
+    assert (model.num_leaves, model.n_estimators, model.colsample_bytree) == (5, 40, 0.3)
+    assert isinstance(model.num_leaves, int)
+    assert set(model.monotone_.values()) == {0}
+    # selection: all keeps every feature filled on the development rows, noise included
+    assert {"overdue_signal", "overdue_echo", "inflow_drop"} <= set(meta.features)
+    assert sum(name.startswith("noise") for name in meta.features) == 10
+    constrained = train_ew_pd(
+        None,
+        snapshots,
+        registry,
+        train_end=TRAIN_END,
+        config=config.model_copy(update={"monotone": True}),
+        build=FakeBuilder(),
+        name_prefix="ew_pd_monotone",
+    )
+    model, _ = registry.load_champion(constrained[0].name)
+    assert model.monotone_["inflow_drop"] == 1
+    assert {d for name, d in model.monotone_.items() if name != "inflow_drop"} == {0}
+
+
+def test_refit_serves_a_model_fitted_on_every_training_row_and_keeps_the_split_metrics(
+    snapshots, registry
+):
+    base = EarlyWarningPDPolicy(algorithm="lightgbm", max_features=6, horizons=(12,))
+    trained = {}
+    for refit in (False, True):
+        [result] = train_ew_pd(
+            None,
+            snapshots,
+            registry,
+            train_end=TRAIN_END,
+            config=base.model_copy(update={"refit": refit}),
+            build=FakeBuilder(),
+            name_prefix=f"ew_pd_refit{int(refit)}",
+        )
+        trained[refit] = (result, *registry.load_champion(result.name))
+    (plain, plain_model, plain_meta), (refitted, model, meta) = trained[False], trained[True]
+    # the out-of-time figure is the development-only fit's, the same either way
+    assert refitted.auc_out_of_time == pytest.approx(plain.auc_out_of_time)
+    assert meta.features == plain_meta.features
+    assert any("refit on all" in note for note in meta.training["notes"])
+    assert not any("refit on all" in note for note in plain_meta.training.get("notes", []))
+    # the served model learned from the later months too, so it scores differently
+    frame = pl.read_parquet(snapshot_dir(snapshots, date(2024, 6, 1)) / FEATURES_FILE).to_pandas()
+    served = model.predict_proba(frame[meta.features])[:, 1]
+    development_only = plain_model.predict_proba(frame[meta.features])[:, 1]
+    assert not np.allclose(served, development_only)
 
 
 def test_excluded_features_are_never_learned_and_an_unknown_name_is_refused(snapshots, registry):

@@ -220,6 +220,32 @@ def fit(
     return result
 
 
+def refit_on_all_rows(prepared: PreparedTraining, result: TrainingResult) -> TrainingResult:
+    """The result with its model refit, same settings, on every row: development, validation
+    and out-of-time.
+
+    The split has done its job (the metrics and evaluation rows stay those of the model fitted
+    on development months, so they remain an honest out-of-time measure); the model that serves
+    should also learn from the latest months, which look most like the ones it will score."""
+    import inspect
+    from dataclasses import replace as replace_result
+
+    fitted = result.model
+    settings = {
+        name: getattr(fitted, name)
+        for name in inspect.signature(type(fitted)).parameters
+        if hasattr(fitted, name)
+    }
+    data = prepared.data
+    model = type(fitted)(**settings)
+    model.fit(data[result.features], data[TARGET_COLUMN].to_numpy())  # type: ignore[attr-defined]
+    note = (
+        f"served model refit on all {len(data):,} rows (development, validation and "
+        "out-of-time); metrics are those of the development-only fit"
+    )
+    return replace_result(result, model=model, notes=[*result.notes, note])
+
+
 def register(
     registry: ModelRegistry,
     name: str,
@@ -232,6 +258,9 @@ def register(
 ) -> RegisteredVersion:
     """Index the fitted model as a new candidate version with its provenance."""
     descriptions = catalog_descriptions(catalog)
+    training = prepared.provenance()
+    if result.notes:  # e.g. a refit on every row: said beside the dataset's own notes
+        training["notes"] = [*training.get("notes", []), *result.notes]
     metadata = ModelMetadata(
         name=name,
         version="",
@@ -245,7 +274,7 @@ def register(
         data_window_end=result.data_window[1],
         metrics=result.metrics,
         descriptions={f: descriptions[f] for f in result.features if f in descriptions},
-        training=prepared.provenance(),
+        training=training,
     )
     return registry.register(result.model, metadata, result.evaluation)
 

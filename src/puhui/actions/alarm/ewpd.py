@@ -108,14 +108,13 @@ def train_ew_pd(
                 f"{dataset.frame.filter(pl.col('outcome_to') > train_end)[TIME_COLUMN].min()} "
                 f"have outcomes to {latest}, after the training end {train_end}"
             )
-        prepared = (
-            prepare_screened(dataset, max_features=config.max_features)
-            if config.selection == "screen"
-            else workflow.prepare(
-                dataset, max_features=config.max_features, screen_top=config.screen_top
-            )
-        )
-        result = workflow.fit(prepared, config.algorithm, catalog)
+        prepared = prepare(dataset, config)
+        params: dict[str, Any] = dict(config.params)
+        if not config.monotone:
+            params["monotone"] = {}
+        result = workflow.fit(prepared, config.algorithm, catalog, params=params)
+        if config.refit:
+            result = workflow.refit_on_all_rows(prepared, result)
         name = names[horizon]
         entry = workflow.register(registry, name, prepared, result, catalog, trained_by=trained_by)
         registry.promote(name, entry.version, actor=trained_by, reason="预警PD early-warning PD")
@@ -180,6 +179,19 @@ def without_features(dataset: Any, excluded: Sequence[str]) -> Any:
         )
     kept = [f for f in dataset.features if f not in set(excluded)]
     return replace(dataset, frame=dataset.frame.drop(list(excluded)), features=kept)
+
+
+def prepare(dataset: Any, config: EarlyWarningPDPolicy) -> Any:
+    """The time-ordered split and the features by the policy's ``selection``."""
+    from puhui.models import workflow
+
+    if config.selection == "screen":
+        return prepare_screened(dataset, max_features=config.max_features)
+    if config.selection == "all":
+        return prepare_screened(
+            dataset, max_features=len(dataset.features), max_psi=float("inf"), min_iv=0.0
+        )
+    return workflow.prepare(dataset, max_features=config.max_features, screen_top=config.screen_top)
 
 
 def prepare_screened(

@@ -126,33 +126,6 @@ class FittedPropensity:
         return dict(self.result.metrics)
 
 
-def refit_on_all_rows(prepared: Any, result: Any) -> Any:
-    """The result with its model refit, same settings, on every row: development, validation
-    and out-of-time.
-
-    The split has done its job (the metrics and evaluation rows stay those of the model fitted
-    on development months, so they remain an honest out-of-time measure); the model that serves
-    should also learn from the latest months, whose growth estimates rest on the longest
-    histories and so look most like the firms the lists will score."""
-    import inspect
-    from dataclasses import replace as replace_result
-
-    fitted = result.model
-    settings = {
-        name: getattr(fitted, name)
-        for name in inspect.signature(type(fitted)).parameters
-        if hasattr(fitted, name)
-    }
-    data = prepared.data
-    model = type(fitted)(**settings)
-    model.fit(data[result.features], data[TARGET_COLUMN].to_numpy())  # type: ignore[attr-defined]
-    note = (
-        f"served model refit on all {len(data):,} rows (development, validation and "
-        "out-of-time); metrics are those of the development-only fit"
-    )
-    return replace_result(result, model=model, notes=[*result.notes, note])
-
-
 def prepare_curated(dataset: TrainingDataset) -> Any:
     """The models' time-ordered split with every curated feature kept.
 
@@ -205,7 +178,7 @@ def fit_propensity(
     features. LightGBM gets demand's directions as monotone constraints on the curated set and
     none on the catalog sets: the catalog's directions are credit-risk ones, not take-up's.
     LightGBM on the curated set is additive (``CURATED_LIGHTGBM``) and, once measured, refit on
-    every row (``refit_on_all_rows``)."""
+    every row (``workflow.refit_on_all_rows``)."""
     from puhui.models import workflow
 
     candidates = restrict_features(dataset, feature_set)
@@ -224,5 +197,5 @@ def fit_propensity(
             params.update(CURATED_LIGHTGBM)
     result = workflow.fit(prepared, algorithm, catalog, params=params)
     if algorithm == "lightgbm" and curated:
-        result = refit_on_all_rows(prepared, result)
+        result = workflow.refit_on_all_rows(prepared, result)
     return FittedPropensity(prepared, result, algorithm, feature_set)

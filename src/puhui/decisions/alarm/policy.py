@@ -20,6 +20,16 @@ POLICY_FILE = Path(__file__).parent / "policy.yaml"
 # policy validates without importing the model stack.
 EW_PD_ALGORITHMS = ("scorecard", "lightgbm", "ebm")
 EW_PD_HORIZONS = (3, 6, 12)
+# The LightGBM settings an EW-PD may set (``puhui.models.gbm.LightGBMChallenger``'s arguments).
+EW_PD_TREE_PARAMS = (
+    "n_estimators",
+    "learning_rate",
+    "num_leaves",
+    "min_child_samples",
+    "subsample",
+    "colsample_bytree",
+    "reg_lambda",
+)
 
 
 class EarlyWarningPDPolicy(BaseModel):
@@ -35,8 +45,9 @@ class EarlyWarningPDPolicy(BaseModel):
 
     algorithm: Literal["scorecard", "lightgbm", "ebm"] = "scorecard"
     # workflow: IV, correlation clusters and PSI (a scorecard needs them); screen: the strongest
-    # by quick IV that are stable (PSI), correlated ones kept (trees do not mind them)
-    selection: Literal["workflow", "screen"] = "workflow"
+    # by quick IV that are stable (PSI), correlated ones kept (trees do not mind them); all:
+    # every feature filled on enough development rows (trees with column sampling)
+    selection: Literal["workflow", "screen", "all"] = "workflow"
     max_features: int = Field(20, ge=1, le=500)
     screen_top: int = Field(120, ge=1, le=2000)
     horizons: tuple[int, ...] = EW_PD_HORIZONS
@@ -47,9 +58,28 @@ class EarlyWarningPDPolicy(BaseModel):
     # > 0: the 12-month model learns "first default lead_days … 365 days after the snapshot",
     # rows closer to their default left out (they teach late signals); 0: the behaviour target
     lead_days: int = Field(0, ge=0, le=300)
+    # LightGBM settings over the workflow's (``EW_PD_TREE_PARAMS``); ``monotone``: the catalog's
+    # business directions as monotone constraints
+    params: dict[str, int | float] = Field(default_factory=dict)
+    monotone: bool = True
+    # after the time-ordered split has measured it, refit the served model on every training
+    # row (development, validation and out-of-time), so it learns from the latest months too
+    refit: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> EarlyWarningPDPolicy:
+        unknown_params = sorted(set(self.params) - set(EW_PD_TREE_PARAMS))
+        if unknown_params:
+            raise ValueError(
+                f"params names unknown setting(s) {', '.join(unknown_params)}; "
+                f"known: {', '.join(EW_PD_TREE_PARAMS)}"
+            )
+        if self.params and self.algorithm != "lightgbm":
+            raise ValueError(f"params are LightGBM settings; algorithm is {self.algorithm}")
+        if not self.monotone and self.algorithm == "scorecard":
+            raise ValueError("monotone: false applies to lightgbm or ebm, not to a scorecard")
+        if self.selection == "all" and self.algorithm == "scorecard":
+            raise ValueError("selection: all suits trees; a scorecard needs selection: workflow")
         if self.max_features > self.screen_top:
             raise ValueError(
                 f"max_features ({self.max_features}) cannot exceed screen_top "
