@@ -80,8 +80,11 @@ def test_the_shipped_policy_configures_the_ew_pd():
         ({"colour": "red"}, "ew_pd.colour"),
         ({"algorithm": "lightgbm", "params": {"depth": 3}}, "unknown setting(s) depth"),
         ({"algorithm": "scorecard", "params": {"num_leaves": 15}}, "params are LightGBM"),
-        ({"algorithm": "scorecard", "monotone": False}, "not to a scorecard"),
-        ({"algorithm": "scorecard", "selection": "all"}, "selection: all suits trees"),
+        ({"algorithm": "scorecard", "params": {}, "monotone": False}, "not to a scorecard"),
+        (
+            {"algorithm": "scorecard", "params": {}, "monotone": True, "selection": "all"},
+            "selection: all suits trees",
+        ),
     ],
 )
 def test_a_wrong_ew_pd_entry_is_refused_on_load_naming_the_file_and_entry(tmp_path, entry, message):
@@ -93,8 +96,8 @@ def test_a_wrong_ew_pd_entry_is_refused_on_load_naming_the_file_and_entry(tmp_pa
 
 
 def test_the_level_horizon_must_be_one_of_the_trained_horizons(tmp_path):
-    path = _policy_file(tmp_path, horizons=[3, 6])
-    with pytest.raises(SignalLibraryError, match="pd_horizon_months 12 must be one of"):
+    path = _policy_file(tmp_path, horizons=[3, 12])
+    with pytest.raises(SignalLibraryError, match="pd_horizon_months 6 must be one of"):
         load_policy(path)
 
 
@@ -387,6 +390,7 @@ def test_the_early_warning_target_leaves_out_rows_close_to_their_default():
 
 
 def _learned_policy(**shares) -> LevelPolicy:
+    """The shipped policy with the level read off the 12-month PD (what ``_history`` scores)."""
     policy = load_policy()
     config = policy.ew_pd.model_copy(
         update={
@@ -394,7 +398,13 @@ def _learned_policy(**shares) -> LevelPolicy:
             "target_shares": {"blue": 0.2, "yellow": 0.1, "orange": 0.05, "red": 0.01} | shares,
         }
     )
-    return policy.model_copy(update={"ew_pd": config})
+    return policy.model_copy(update={"ew_pd": config, "pd_horizon_months": 12})
+
+
+def _fixed_policy() -> LevelPolicy:
+    """The same with the fixed PD bands of ``pd_levels``."""
+    policy = _learned_policy()
+    return policy.model_copy(update={"ew_pd": policy.ew_pd.model_copy(update={"levels": "fixed"})})
 
 
 def _history() -> History:
@@ -435,7 +445,7 @@ def test_learned_pd_cutoffs_put_the_target_share_of_training_borrower_days_at_or
         reached = float((with_pd >= cutoffs[level]).mean())
         assert reached == pytest.approx(share, abs=0.005), level
     assert cutoffs["orange"] < policy.pd_levels["orange"]  # below the fixed 15%
-    assert learn_pd_cutoffs(history.pds, load_policy()) is None  # levels: fixed
+    assert learn_pd_cutoffs(history.pds, _fixed_policy()) is None  # levels: fixed
     assert learn_pd_cutoffs(history.pds.head(0), policy) is None  # no PD scored
 
 
@@ -460,9 +470,9 @@ def test_the_pd_level_follows_the_learned_cutoffs_and_a_missing_pd_raises_nothin
     assert level["MISSING"] is None
 
     # the same PDs under fixed bands: all below 15%, so nothing reaches orange from the PD
-    fixed = assess(NO_SIGNALS, library, load_policy(), weights, pds, keep_all=True)
+    fixed = assess(NO_SIGNALS, library, _fixed_policy(), weights, pds, keep_all=True)
     assert set(fixed["level"].drop_nulls()) <= {"blue", "yellow"}
-    assert with_cutoffs(load_policy(), None, weights.pd_cutoffs).pd_levels == dict(
+    assert with_cutoffs(_fixed_policy(), None, weights.pd_cutoffs).pd_levels == dict(
         load_policy().pd_levels
     )
 
