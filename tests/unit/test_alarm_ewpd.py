@@ -4,6 +4,7 @@ PD-derived level follows the learned (or fixed) cut-offs."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -207,6 +208,10 @@ def test_a_lightgbm_ew_pd_trains_on_every_snapshot_whose_outcome_ends_by_the_tra
         assert result.auc_out_of_time is not None and result.auc_out_of_time > 0.6
     twelve = next(t for t in trained if t.horizon == 12)
     assert twelve.snapshots[-1] == date(2024, 6, 1)  # 2024-07 + 12 months > 2025-06-30
+    # what `puhui alarm learn` writes into weights.json
+    written = json.loads(json.dumps([t.as_dict() for t in trained]))
+    assert written[1]["outcomes_end"] == twelve.outcomes_end.isoformat()
+    assert written[1]["snapshots"][-1] == "2024-06-01"
 
 
 def test_screen_selection_keeps_correlated_features_that_the_workflow_prunes(snapshots, registry):

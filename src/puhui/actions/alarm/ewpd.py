@@ -42,6 +42,21 @@ class TrainedPD:
     features: int = 0
     outcomes_end: date | None = None  # the latest outcome window's end (exclusive)
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, for ``weights.json`` and the evaluation files."""
+        return {
+            "horizon": self.horizon,
+            "name": self.name,
+            "version": self.version,
+            "algorithm": self.algorithm,
+            "features": self.features,
+            "rows": self.rows,
+            "events": self.events,
+            "auc_out_of_time": self.auc_out_of_time,
+            "snapshots": [d.isoformat() for d in self.snapshots],
+            "outcomes_end": self.outcomes_end.isoformat() if self.outcomes_end else None,
+        }
+
 
 class EarlyWarningPDLeak(TrainingDataError):
     """A training row's outcome window reaches past the training end (a leak)."""

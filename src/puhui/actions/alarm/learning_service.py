@@ -113,9 +113,7 @@ def learn_and_evaluate(
             "train_end": train_end.isoformat(),
             "history_from": history_from.isoformat(),
             "step_days": step_days,
-            "ew_pd": [
-                t.__dict__ | {"snapshots": [d.isoformat() for d in t.snapshots]} for t in trained
-            ],
+            "ew_pd": [t.as_dict() for t in trained],
         }
         write_learning(folder, learned, weights, meta)
         evaluation = None
