@@ -154,7 +154,45 @@ def _peak_mib() -> float:
     return own / 1024
 
 
-def _run(phase: str, out: Path, day: date, weights: Path, queue) -> None:  # type: ignore[no-untyped-def]
+def build_snapshot(source: Path, out: Path, borrowers: int) -> int:
+    """The source's feature snapshot of the scan month for the replicated borrowers (the same
+    new USCCs as ``build_lake``), so the scan's EW-PD step reads and scores every replica."""
+    import polars as pl
+
+    from puhui.actions.alarm.wiring import feature_lags
+    from puhui.data.lake import Lake
+    from puhui.decisions.alarm.compiler import population_sql
+    from puhui.features.store import BUILD_FILE, FEATURES_FILE, snapshot_dir
+    from puhui.features.timing import month_start
+
+    con = Lake(source / "lake").connect()
+    base = pl.from_arrow(con.sql(population_sql(SCAN_DAY, feature_lags())).to_arrow_table())
+    firms = sorted(base["uscc"].to_list())
+    copies = -(-borrowers // len(firms))
+    month = month_start(SCAN_DAY)
+    snapshot = pl.read_parquet(snapshot_dir(source / "features", month) / FEATURES_FILE).join(
+        pl.DataFrame({"uscc": firms, "idx": range(len(firms))}), on="uscc"
+    )
+    index = pl.col("idx").cast(pl.String).str.zfill(6)
+    replicas = pl.concat(
+        snapshot.with_columns(
+            pl.concat_str([pl.lit("91"), index, pl.lit(f"{r:010d}")]).alias("uscc")
+        )
+        for r in range(copies)
+    ).drop("idx")
+    folder = snapshot_dir(out / "features", month)
+    folder.mkdir(parents=True, exist_ok=True)
+    replicas.write_parquet(folder / FEATURES_FILE)
+    (folder / BUILD_FILE).write_text("{}", encoding="utf-8")
+    return replicas.height
+
+
+def _run(
+    phase: str, out: Path, day: date, weights: Path, queue, source: Path | None = None
+) -> None:  # type: ignore[no-untyped-def]
+    from contextlib import ExitStack
+
+    from puhui.actions.alarm.ewpd import EarlyWarningPD
     from puhui.actions.alarm.feeds import LakeFeeds
     from puhui.actions.alarm.runner import DuckDBScanEngine
     from puhui.actions.alarm.scan import AlarmScanner
@@ -167,6 +205,14 @@ def _run(phase: str, out: Path, day: date, weights: Path, queue) -> None:  # typ
     lake = Lake(out / "lake")
     library, lags = load_signal_library(), feature_lags()
     sessions = make_session_factory(make_engine(f"sqlite:///{out / 'store.db'}"))
+    stack = ExitStack()
+    ew_pd = None
+    if source is not None:  # the source's champions score the replicas' snapshot
+        from puhui.cli.model import open_registry
+        from puhui.settings import Settings
+
+        registry = stack.enter_context(open_registry(Settings(data_dir=source)))
+        ew_pd = EarlyWarningPD(registry, out / "features")
     scanner = AlarmScanner(
         lake=lake,
         sessions=sessions,
@@ -176,11 +222,13 @@ def _run(phase: str, out: Path, day: date, weights: Path, queue) -> None:  # typ
         work_dir=out / "alarm",
         feeds=LakeFeeds(lake, library, lags),
         weights=load_weights(weights),
+        ew_pd=ew_pd,
     )
     runner = DuckDBScanEngine()
     started = time.perf_counter()
     summary = scanner.scan(day, runner, full=phase == "full")
     seconds = time.perf_counter() - started
+    stack.close()
     queue.put(
         (
             seconds,
@@ -191,14 +239,15 @@ def _run(phase: str, out: Path, day: date, weights: Path, queue) -> None:  # typ
             summary.warnings_changed,
             summary.tasks_created,
             dict(summary.seconds),
+            list(summary.missing_pd),
         )
     )
 
 
-def timed(phase: str, out: Path, day: date, weights: Path) -> tuple:
+def timed(phase: str, out: Path, day: date, weights: Path, source: Path | None = None) -> tuple:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_run, args=(phase, out, day, weights, queue))
+    process = context.Process(target=_run, args=(phase, out, day, weights, queue, source))
     process.start()
     result = queue.get()
     process.join()
@@ -212,6 +261,12 @@ def main() -> int:
     parser.add_argument("--borrowers", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument(
+        "--ew-pd",
+        action="store_true",
+        help="score the EW-PD in the scan: the source's champions (`puhui alarm learn`) on its "
+        "snapshot of the scan month, replicated like the lake",
+    )
     args = parser.parse_args()
 
     from puhui.data.store import make_engine
@@ -233,16 +288,23 @@ def main() -> int:
     signals = len(load_signal_library().signals)
 
     weights = args.source / "alarm"  # learned on the source province (`puhui alarm learn`)
-    full = timed("full", folder, SCAN_DAY, weights)
+    source = None
+    if args.ew_pd:
+        started = time.perf_counter()
+        rows = build_snapshot(args.source, folder, args.borrowers)
+        print(f"snapshot of {rows:,} replicated rows in {time.perf_counter() - started:.0f} s")
+        source = args.source
+    full = timed("full", folder, SCAN_DAY, weights, source)
     print(
         f"full rebuild {SCAN_DAY}: {full[0]:.1f} s, peak {full[1]:,.0f} MiB; "
         f"{full[2]:,} borrowers × {signals:,} signals → {full[3]:,} fired, "
-        f"{full[4]:,} warnings, {full[6]:,} tasks; stages {full[7]}",
+        f"{full[4]:,} warnings, {full[6]:,} tasks; stages {full[7]}; "
+        f"EW-PD missing: {full[8] or 'nothing'}",
         flush=True,
     )
     incremental = []
     for offset in range(1, args.runs + 1):
-        result = timed("incremental", folder, SCAN_DAY + timedelta(days=offset), weights)
+        result = timed("incremental", folder, SCAN_DAY + timedelta(days=offset), weights, source)
         incremental.append(result)
         print(
             f"incremental {SCAN_DAY + timedelta(days=offset)}: {result[0]:.1f} s, peak "

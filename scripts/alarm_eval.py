@@ -167,7 +167,7 @@ def run(
             )
             cut = with_cutoffs(
                 policy,
-                calibrate_cutoffs(train_scores, stepped(policy.target_shares, share)),
+                calibrate_cutoffs(train_scores, stepped(SCORE_SWEEP_BASE, share)),
                 pd_cut,
             )
             levels = relevel(every, cut)
@@ -177,6 +177,11 @@ def run(
                 | ({"pd_cutoffs": {k: round(v, 5) for k, v in pd_cut.items()}} if pd_cut else {})
             )
     return {"variant": variant, "pd": pd_tag or "shipped", "sweep": out}
+
+
+# The score's shares the sweeps step from (policy.yaml's until session 7), fixed so that the
+# documented grids reproduce whatever the shipped shares are now.
+SCORE_SWEEP_BASE = {"blue": 0.15, "yellow": 0.09, "orange": 0.05, "red": 0.015}
 
 
 def stepped(shares: dict[str, float] | None, orange: float) -> dict[str, float]:

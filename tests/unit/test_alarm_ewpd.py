@@ -343,6 +343,16 @@ def test_the_lightgbm_ew_pd_scores_later_months_and_ranks_risky_firms_higher(sna
     assert risky > 2 * safe
 
 
+def test_scoring_in_chunks_of_borrowers_gives_the_same_pds_as_one_pass(snapshots, registry):
+    config = EarlyWarningPDPolicy(algorithm="lightgbm", max_features=6, horizons=(6, 12))
+    train_ew_pd(None, snapshots, registry, train_end=TRAIN_END, config=config, build=FakeBuilder())
+    day, usccs = date(2025, 11, 12), [*FIRMS, "NOT_A_BORROWER"]
+    whole, _ = EarlyWarningPD(registry, snapshots, chunk_rows=10_000).score(day, usccs)
+    chunked, _ = EarlyWarningPD(registry, snapshots, chunk_rows=37).score(day, usccs)
+    assert chunked.sort("uscc").equals(whole.sort("uscc"))
+    assert whole["pd_6m"].null_count() == 1 and whole["pd_12m"].null_count() == 1
+
+
 def test_a_training_row_whose_outcome_ends_after_the_training_end_stops_the_training(
     snapshots, registry
 ):
@@ -487,6 +497,35 @@ def test_the_pd_level_follows_the_learned_cutoffs_and_a_missing_pd_raises_nothin
     assert loaded.pd_cutoffs == pytest.approx(dict(weights.pd_cutoffs))
     again = assess(NO_SIGNALS, library, policy, loaded, pds, keep_all=True)
     assert again["level"].to_list() == out["level"].to_list()
+
+
+def test_without_an_ew_pd_the_score_is_calibrated_to_the_shares_meant_for_it_alone(monkeypatch):
+    from puhui.actions.alarm import history as history_module
+
+    shares_seen: list[dict[str, float]] = []
+    calibrate = history_module.calibrate_cutoffs
+
+    def recording(values, shares):
+        shares_seen.append(dict(shares))
+        return calibrate(values, shares)
+
+    monkeypatch.setattr(history_module, "calibrate_cutoffs", recording)
+    library, shipped = load_signal_library(), load_policy()
+    policy = _learned_policy()  # the level reads pd_12m, which _history scores
+    beside = _history()
+    alone = History(
+        beside.fired,
+        beside.borrowers,
+        beside.pds.with_columns(pl.lit(None, pl.Float64).alias("pd_12m")),
+    )
+    first_calls = []
+    for history in (beside, alone):
+        shares_seen.clear()
+        learn_weights(history, _defaults(), library, policy, outcome_end=date(2025, 6, 30))
+        first_calls.append(shares_seen[0])  # the score's cut-offs come first
+    assert first_calls[0] == dict(shipped.target_shares)  # beside the EW-PD: orange 1%
+    assert first_calls[1] == dict(shipped.target_shares_without_pd)  # alone: orange 5%
+    assert shipped.target_shares_without_pd["orange"] > shipped.target_shares["orange"]
 
 
 def test_a_signal_level_above_the_pd_level_wins_and_a_veto_is_red_whatever_the_pd():

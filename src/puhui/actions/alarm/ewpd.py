@@ -263,9 +263,14 @@ class EarlyWarningPD:
     from the month's snapshot."""
 
     def __init__(
-        self, registry: ModelRegistry | None, features_root: Path, name_prefix: str = "ew_pd"
+        self,
+        registry: ModelRegistry | None,
+        features_root: Path,
+        name_prefix: str = "ew_pd",
+        chunk_rows: int = 25_000,
     ) -> None:
         self.features_root = features_root
+        self.chunk_rows = chunk_rows
         self.names = model_names(name_prefix)
         self.models: dict[int, tuple[Any, Any]] = {}
         for horizon, name in self.names.items():
@@ -292,13 +297,22 @@ class EarlyWarningPD:
             ), missing
         needed = sorted({f for model, meta in self.models.values() for f in meta.features})
         features = load_features(self.features_root, day, columns=needed, usccs=list(usccs))
-        data = features.to_pandas()
-        for horizon, column in PD_COLUMNS.items():
-            if horizon in self.models and len(data):
-                model, meta = self.models[horizon]
+        parts: dict[int, list[pl.DataFrame]] = {h: [] for h in self.models}
+        # a chunk of borrowers at a time: the models read ~1,200 columns, and a pandas copy of
+        # all 200k borrowers at once would double the scan's memory
+        for offset in range(0, features.height, self.chunk_rows):
+            chunk = features.slice(offset, self.chunk_rows)
+            data = chunk.to_pandas()
+            for horizon, (model, meta) in self.models.items():
                 values = model.predict_proba(data[list(meta.features)])[:, 1]
-                scored = pl.DataFrame({"uscc": features["uscc"], column: values})
-            else:
-                scored = pl.DataFrame(schema={"uscc": pl.String, column: pl.Float64})
+                parts[horizon].append(
+                    pl.DataFrame({"uscc": chunk["uscc"], PD_COLUMNS[horizon]: values})
+                )
+        for horizon, column in PD_COLUMNS.items():
+            scored = (
+                pl.concat(parts[horizon])
+                if parts.get(horizon)
+                else pl.DataFrame(schema={"uscc": pl.String, column: pl.Float64})
+            )
             frame = frame.join(scored, on="uscc", how="left")
         return frame, missing

@@ -24,7 +24,7 @@ from puhui.decisions.alarm.combine import Weights, assess
 from puhui.decisions.alarm.compiler import compile_scan
 from puhui.decisions.alarm.fitting import fit, persistence, worst_grades
 from puhui.decisions.alarm.learning import LearnedSignals, calibrate_cutoffs, learn
-from puhui.decisions.alarm.policy import LevelPolicy, with_cutoffs
+from puhui.decisions.alarm.policy import LevelPolicy, score_shares, with_cutoffs
 from puhui.decisions.alarm.spec import LEVELS, SignalLibrary
 
 
@@ -139,7 +139,9 @@ def learn_weights(
     every = history.borrowers.join(
         scored.select("uscc", "scan_date", "score"), on=["uscc", "scan_date"], how="left"
     )["score"].fill_null(0.0)
-    cutoffs = calibrate_cutoffs(every, policy.target_shares)
+    column = PD_COLUMNS[policy.pd_horizon_months]
+    with_pd = column in history.pds.columns and history.pds[column].drop_nulls().len() > 0
+    cutoffs = calibrate_cutoffs(every, score_shares(policy, with_pd))
     pd_cutoffs = learn_pd_cutoffs(history.pds, policy)
     return learned, Weights(
         weights.signal, weights.combinations, cutoffs, weights.terms, pd_cutoffs

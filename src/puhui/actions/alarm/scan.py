@@ -207,7 +207,9 @@ class AlarmScanner:
         pds = pl.DataFrame({"uscc": usccs}, schema={"uscc": pl.String})
         missing_pd: list[str] = ["no EW-PD models"]
         if self.ew_pd is not None:
+            scoring = time.perf_counter()
             pds, missing_pd = self.ew_pd.score(day, usccs)
+            summary.seconds["ew_pd"] = time.perf_counter() - scoring  # part of "assess"
         summary.missing_pd = missing_pd
         for column in PD_COLUMNS.values():
             if column not in pds.columns:

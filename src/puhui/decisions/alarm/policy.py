@@ -109,6 +109,9 @@ class LevelPolicy(BaseModel):
     grade_points: dict[str, float]
     score_levels: dict[str, float]
     target_shares: dict[str, float]
+    # the score's shares when the training history has no EW-PD (no models or snapshots): the
+    # score then carries every level alone
+    target_shares_without_pd: dict[str, float] | None = None
     pd_horizon_months: int
     pd_levels: dict[str, float]
     combination_min_lift: float
@@ -133,6 +136,8 @@ class LevelPolicy(BaseModel):
             if set(table) != set(LEVELS):
                 raise ValueError(f"{name} must give exactly {', '.join(LEVELS)}")
         _check_shares("target_shares", self.target_shares)
+        if self.target_shares_without_pd is not None:
+            _check_shares("target_shares_without_pd", self.target_shares_without_pd)
         for name in ("score_levels", "pd_levels"):
             values = [getattr(self, name)[level] for level in LEVELS]
             if values != sorted(values):
@@ -145,6 +150,14 @@ class LevelPolicy(BaseModel):
                 f"{list(self.ew_pd.horizons)}: the level reads that model"
             )
         return self
+
+
+def score_shares(policy: LevelPolicy, with_pd: bool) -> dict[str, float]:
+    """The score's target shares: ``target_shares`` beside an EW-PD, else
+    ``target_shares_without_pd`` (when configured)."""
+    if with_pd or policy.target_shares_without_pd is None:
+        return dict(policy.target_shares)
+    return dict(policy.target_shares_without_pd)
 
 
 def with_cutoffs(
