@@ -153,17 +153,7 @@ def main() -> None:
             trained = json.loads(models_file.read_text(encoding="utf-8"))["ew_pd"]
         else:
             trained = [
-                {
-                    "name": t.name,
-                    "version": t.version,
-                    "algorithm": t.algorithm,
-                    "features": t.features,
-                    "rows": t.rows,
-                    "events": t.events,
-                    "auc_oot": t.auc_out_of_time,
-                    "snapshots": [d.isoformat() for d in t.snapshots],
-                    "outcomes_end": t.outcomes_end.isoformat() if t.outcomes_end else None,
-                }
+                t.as_dict()
                 for t in train_ew_pd(
                     lake.connect(),
                     features_root,
