@@ -160,7 +160,7 @@ def test_the_risk_officer_sees_every_branch_by_level(world):
 
 
 def test_the_workbench_shows_tasks_and_the_warning_with_its_disposal_form(world):
-    app, credentials, ids, _ = world
+    app, credentials, ids, sessions = world
     client = TestClient(app)
     credential = credentials["demo_account_manager"]
     login_page = client.get("/login")
@@ -180,5 +180,15 @@ def test_the_workbench_shows_tasks_and_the_warning_with_its_disposal_form(world)
         "/login",
         data={"username": credential.username, "password": credential.password, "csrf": csrf},
     )
+    # the overview lists the EW-PD the level reads (policy.yaml pd_horizon_months), not another
+    months = load_policy().pd_horizon_months
+    with sessions.begin() as session:
+        session.execute(
+            update(AlarmWarning)
+            .where(AlarmWarning.id == ids["warning"])
+            .values({f"pd_{months}m": 0.0123, "pd_3m": 0.9876, "pd_12m": 0.9876})
+        )
     overview = officer.get("/alarm")
     assert overview.status_code == 200 and 'data-testid="by-branch"' in overview.text
+    assert f"PD {months}m" in overview.text
+    assert "1.23%" in overview.text and "98.76%" not in overview.text

@@ -200,8 +200,21 @@ def warnings(
     if as_json:
         console.print_json(json.dumps([r.model_dump(mode="json") for r in rows]))
         return
+    from puhui.actions.alarm.queries import level_pd
+    from puhui.decisions.alarm.policy import load_policy
+
+    months = load_policy().pd_horizon_months
     table = Table(title=f"open warnings ({len(rows)})")
-    for column in ("id", "uscc", "level", "score", "pd 12m", "since", "branch", "top evidence"):
+    for column in (
+        "id",
+        "uscc",
+        "level",
+        "score",
+        f"pd {months}m",
+        "since",
+        "branch",
+        "top evidence",
+    ):
         table.add_column(column)
     for row in rows:
         top = row.evidence[0].zh if row.evidence else "PD"
@@ -210,7 +223,7 @@ def warnings(
             row.uscc,
             f"[{LEVEL_STYLE[row.level]}]{row.level}[/]",
             f"{row.score:.1f}",
-            "–" if row.pd_12m is None else f"{row.pd_12m:.1%}",
+            "–" if level_pd(row, months) is None else f"{level_pd(row, months):.1%}",
             str(row.opened_on),
             row.branch_id or "",
             top,

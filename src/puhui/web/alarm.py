@@ -276,5 +276,6 @@ def overview(request: Request, user: CurrentPageUser, level: str = "") -> HTMLRe
         evaluation=learned["evaluation"],
         dot=level_dot,
         names=LEVEL_NAMES,
+        pd_months=load_policy().pd_horizon_months,
         zh=language(request) == "zh",
     )

@@ -92,6 +92,12 @@ class WarningDetail(BaseModel):
     tasks: list[TaskRow]
 
 
+def level_pd(row: WarningRow, months: int) -> float | None:
+    """The EW-PD the level reads (``policy.pd_horizon_months``): what lists show beside the
+    level, so a manager sees the PD that set it."""
+    return {3: row.pd_3m, 6: row.pd_6m, 12: row.pd_12m}[months]
+
+
 def warning_row(w: AlarmWarning) -> WarningRow:
     return WarningRow(
         id=w.id,
