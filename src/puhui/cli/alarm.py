@@ -218,12 +218,13 @@ def warnings(
         table.add_column(column)
     for row in rows:
         top = row.evidence[0].zh if row.evidence else "PD"
+        pd_value = level_pd(row, months)
         table.add_row(
             str(row.id),
             row.uscc,
             f"[{LEVEL_STYLE[row.level]}]{row.level}[/]",
             f"{row.score:.1f}",
-            "–" if level_pd(row, months) is None else f"{level_pd(row, months):.1%}",
+            "–" if pd_value is None else f"{pd_value:.1%}",
             str(row.opened_on),
             row.branch_id or "",
             top,

@@ -11,7 +11,7 @@ without a champion, has a missing PD (null), never a PD of zero.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -43,16 +43,8 @@ class TrainedPD:
     outcomes_end: date | None = None  # the latest outcome window's end (exclusive)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready, for ``weights.json`` and the evaluation files."""
-        return {
-            "horizon": self.horizon,
-            "name": self.name,
-            "version": self.version,
-            "algorithm": self.algorithm,
-            "features": self.features,
-            "rows": self.rows,
-            "events": self.events,
-            "auc_out_of_time": self.auc_out_of_time,
+        """JSON-ready (dates as ISO text), for ``weights.json`` and the evaluation files."""
+        return asdict(self) | {
             "snapshots": [d.isoformat() for d in self.snapshots],
             "outcomes_end": self.outcomes_end.isoformat() if self.outcomes_end else None,
         }
