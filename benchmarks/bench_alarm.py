@@ -61,28 +61,42 @@ def _select(table: str, columns: list[str], replace: dict[str, str], where: str)
     return f"select {chosen} from {table} as t {where}"
 
 
-def build_lake(source: Path, out: Path, borrowers: int) -> tuple[int, int]:
-    """Replicate the source's borrowers into a new lake under ``out``; returns (base, copies)."""
+# The USCC of copy ``reps.r`` of the source borrower numbered ``f.idx`` (lake and snapshot alike).
+REPLICA_USCC = "printf('91%06d%010d', f.idx, reps.r)"
+
+
+def _replica_keys(con, borrowers: int) -> tuple[list[str], int]:  # type: ignore[no-untyped-def]
+    """The source's borrowers on the scan day, numbered in ``firm_ids`` (old, idx), and the
+    copies needed in ``reps`` (r), as temporary relations of ``con``."""
     import polars as pl
 
     from puhui.actions.alarm.wiring import feature_lags
-    from puhui.data.lake import Lake
-    from puhui.data.lake.writer import conform
     from puhui.decisions.alarm.compiler import population_sql
 
-    src = Lake(source / "lake")
-    con = src.connect()
     base = pl.from_arrow(con.sql(population_sql(SCAN_DAY, feature_lags())).to_arrow_table())
     firms = sorted(base["uscc"].to_list())
     copies = -(-borrowers // len(firms))
     con.register("firm_ids", pl.DataFrame({"old": firms, "idx": range(len(firms))}).to_arrow())
+    con.execute(f"create temp table reps as select range as r from range({copies})")
+    return firms, copies
+
+
+def build_lake(source: Path, out: Path, borrowers: int) -> tuple[int, int]:
+    """Replicate the source's borrowers into a new lake under ``out``; returns (base, copies)."""
+    import polars as pl
+
+    from puhui.data.lake import Lake
+    from puhui.data.lake.writer import conform
+
+    src = Lake(source / "lake")
+    con = src.connect()
+    firms, copies = _replica_keys(con, borrowers)
     con.execute(
         "create temp table person_ids as select r.legal_rep_id as old, "
         "row_number() over (order by r.legal_rep_id) as idx from reg_enterprise r "
         "join firm_ids f on f.old = r.uscc group by r.legal_rep_id"
     )
-    con.execute(f"create temp table reps as select range as r from range({copies})")
-    firm = "printf('91%06d%010d', f.idx, reps.r)"
+    firm = REPLICA_USCC
     person = "printf('P%07d%010d', p.idx, reps.r)"
     lake = Lake(out / "lake")
     plans: dict[str, str] = {}
@@ -157,34 +171,23 @@ def _peak_mib() -> float:
 def build_snapshot(source: Path, out: Path, borrowers: int) -> int:
     """The source's feature snapshot of the scan month for the replicated borrowers (the same
     new USCCs as ``build_lake``), so the scan's EW-PD step reads and scores every replica."""
-    import polars as pl
-
-    from puhui.actions.alarm.wiring import feature_lags
     from puhui.data.lake import Lake
-    from puhui.decisions.alarm.compiler import population_sql
     from puhui.features.store import BUILD_FILE, FEATURES_FILE, snapshot_dir
     from puhui.features.timing import month_start
 
     con = Lake(source / "lake").connect()
-    base = pl.from_arrow(con.sql(population_sql(SCAN_DAY, feature_lags())).to_arrow_table())
-    firms = sorted(base["uscc"].to_list())
-    copies = -(-borrowers // len(firms))
+    _replica_keys(con, borrowers)
     month = month_start(SCAN_DAY)
-    snapshot = pl.read_parquet(snapshot_dir(source / "features", month) / FEATURES_FILE).join(
-        pl.DataFrame({"uscc": firms, "idx": range(len(firms))}), on="uscc"
-    )
-    index = pl.col("idx").cast(pl.String).str.zfill(6)
-    replicas = pl.concat(
-        snapshot.with_columns(
-            pl.concat_str([pl.lit("91"), index, pl.lit(f"{r:010d}")]).alias("uscc")
-        )
-        for r in range(copies)
-    ).drop("idx")
     folder = snapshot_dir(out / "features", month)
     folder.mkdir(parents=True, exist_ok=True)
-    replicas.write_parquet(folder / FEATURES_FILE)
+    source_file = snapshot_dir(source / "features", month) / FEATURES_FILE
+    con.execute(
+        f"copy (select {REPLICA_USCC} as uscc, t.* exclude (uscc) "
+        f"from read_parquet('{source_file}') t join firm_ids f on f.old = t.uscc cross join reps "
+        f"order by f.idx, reps.r) to '{folder / FEATURES_FILE}' (format parquet)"
+    )
     (folder / BUILD_FILE).write_text("{}", encoding="utf-8")
-    return replicas.height
+    return int(con.execute(f"select count(*) from '{folder / FEATURES_FILE}'").fetchall()[0][0])
 
 
 def _run(
